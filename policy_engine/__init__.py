@@ -1,0 +1,3 @@
+"""Medical policy and prior-authorization rules engine."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,182 @@
+"""Node outcomes: the trace of one evaluation, and the Kleene rules that settle it.
+
+Leaves are judged first (by the rules engine); ``settle`` then folds groups, guards,
+refs and quantifiers bottom-up exactly as DESIGN.md's "Semantics, precisely" says.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..model import Frequency, Group, Node, NOf, Not, Quantifier, Ref
+
+MET, NOT_MET, UNKNOWN, NOT_APPLICABLE = "met", "not_met", "unknown", "not_applicable"
+
+
+class Check:
+    """A leaf's resolved operands, waiting for the rules engine's verdict."""
+
+    __slots__ = ("node", "other", "outcome", "value")
+
+    def __init__(self, outcome: Outcome, value: Any, other: Any = None) -> None:
+        self.outcome = outcome
+        self.node = outcome.node
+        self.value = value
+        self.other = other
+
+
+class Outcome:
+    """What one node came to on one line, with everything needed to explain it."""
+
+    __slots__ = (
+        "body",
+        "check",
+        "children",
+        "facts",
+        "guard",
+        "invalid",
+        "missing",
+        "node",
+        "status",
+        "target",
+    )
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.status: str | None = None  # the node's result, guard included
+        self.body: str | None = None  # the result before the guard and if_absent
+        self.facts: dict[str, Any] = {}
+        self.missing: list[str] = []
+        self.invalid: list[str] = []
+        self.children: list[Outcome] = []
+        self.guard: Outcome | None = None
+        self.target: Outcome | None = None
+        self.check: Check | None = None
+
+
+def settle(outcome: Outcome) -> str:
+    """The outcome's status, computing its children's first."""
+    if outcome.status is not None:
+        return outcome.status
+    body = outcome.body if outcome.body is not None else _body(outcome)
+    node = outcome.node
+    if body == UNKNOWN and node.if_absent and not outcome.invalid:
+        body = MET if node.if_absent == "met" else NOT_MET
+    outcome.body = body
+    if outcome.guard is None:
+        outcome.status = body
+    else:
+        guard = settle(outcome.guard)
+        if guard == NOT_MET:
+            outcome.status = NOT_APPLICABLE
+        elif guard == UNKNOWN:
+            outcome.status = MET if body == MET else UNKNOWN
+        elif guard == NOT_APPLICABLE:
+            outcome.status = NOT_APPLICABLE
+        else:
+            outcome.status = body
+    return outcome.status
+
+
+def _body(outcome: Outcome) -> str:
+    node = outcome.node
+    if isinstance(node, Ref):
+        assert outcome.target is not None
+        return settle(outcome.target)
+    statuses = [settle(child) for child in outcome.children]
+    if isinstance(node, Group):
+        return kleene_all(statuses) if node.kind == "all" else kleene_any(statuses)
+    if isinstance(node, Quantifier):
+        if outcome.missing or outcome.invalid:
+            return UNKNOWN
+        applicable = [s for s in statuses if s != NOT_APPLICABLE]
+        if node.kind == "some":
+            return kleene_any(applicable) if applicable else NOT_MET
+        return kleene_all(applicable) if applicable else MET
+    if isinstance(node, NOf):
+        return n_of(node.n, statuses)
+    if isinstance(node, Not):
+        return {MET: NOT_MET, NOT_MET: MET}.get(statuses[0], statuses[0])
+    raise AssertionError(f"{node!r} was never judged")  # leaves are judged before settling
+
+
+def kleene_all(statuses: list[str]) -> str:
+    applicable = [s for s in statuses if s != NOT_APPLICABLE]
+    if not applicable:
+        return NOT_APPLICABLE
+    if NOT_MET in applicable:
+        return NOT_MET
+    return UNKNOWN if UNKNOWN in applicable else MET
+
+
+def kleene_any(statuses: list[str]) -> str:
+    applicable = [s for s in statuses if s != NOT_APPLICABLE]
+    if not applicable:
+        return NOT_APPLICABLE
+    if MET in applicable:
+        return MET
+    return UNKNOWN if UNKNOWN in applicable else NOT_MET
+
+
+def n_of(n: int, statuses: list[str]) -> str:
+    applicable = [s for s in statuses if s != NOT_APPLICABLE]
+    if not applicable:
+        return NOT_APPLICABLE
+    met = applicable.count(MET)
+    if met >= n:
+        return MET
+    if met + applicable.count(UNKNOWN) < n:
+        return NOT_MET
+    return UNKNOWN
+
+
+def decisive_unknowns(outcome: Outcome) -> list[str]:
+    """Request paths and documents behind an unknown outcome (edge rule 3), in order."""
+    found: list[str] = []
+    seen: set[int] = set()
+
+    def visit(current: Outcome) -> None:
+        if current.status != UNKNOWN or id(current) in seen:
+            return
+        seen.add(id(current))
+        if current.guard is not None and current.guard.status == UNKNOWN:
+            visit(current.guard)
+        if current.body != UNKNOWN:
+            return
+        if current.target is not None:
+            visit(current.target)
+        _extend(found, current.missing)
+        for child in current.children:
+            visit(child)
+
+    visit(outcome)
+    return found
+
+
+def decisive_failures(outcome: Outcome) -> list[Outcome]:
+    """Not-met leaves reached from a not-met outcome through not-met nodes (for reviewers)."""
+    found: list[Outcome] = []
+
+    def visit(current: Outcome, expect: str) -> None:
+        if current.status != expect:
+            return
+        if current.target is not None:
+            visit(current.target, expect)
+            return
+        if isinstance(current.node, Not):
+            visit(current.children[0], MET if expect == NOT_MET else NOT_MET)
+            return
+        if not current.children or isinstance(current.node, (Frequency, Quantifier)):
+            found.append(current)
+            return
+        for child in current.children:
+            visit(child, expect)
+
+    visit(outcome, NOT_MET)
+    return found
+
+
+def _extend(found: list[str], items: list[str]) -> None:
+    for item in items:
+        if item not in found:
+            found.append(item)

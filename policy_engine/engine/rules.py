@@ -1,0 +1,329 @@
+"""The only module that talks to durable-rules.
+
+Each policy version compiles to a ruleset named ``<id>@<version>``: one condition per
+leaf, frequency limit and document, keyed by a leaf number ``l``. A line's checks are
+asserted as one batch of small facts ``{l, v, w}``; rules carry ``cap`` so each fires
+once with every fact it matched, and the matched facts are the leaves that are met.
+
+What we measured about the engine decides the shape (docs/decisions/0001):
+- conditions are grouped into rules of the size the C core accepts (it rejects large
+  ``$or`` groups with error 113), and rules into rulesets of at most ``RULES_PER_SET``
+  so no fact ever meets the 64-rules limit;
+- the engine compares strings as text and numbers as doubles, so values arrive typed
+  and encoded (dates as day numbers, exact rationals as order-preserving doubles);
+- sessions are keyed by a 32-bit hash of the sid, so evaluations run one at a time
+  under a lock with a single sid whose state is always deleted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import threading
+from fractions import Fraction
+from typing import Any
+
+import durable_rules_engine as native
+
+from ..errors import EvaluationError
+from ..model import Document, FactRef, Frequency, Leaf, Node, Policy, walk
+from ..values import split_range
+from .outcome import Check
+
+RULES_PER_SET = 48
+CONDITIONS_PER_RULE = 10
+_SID = "0"
+_REVERSED = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte", "ne": "$neq"}
+
+
+class CompiledPolicy:
+    """A policy version's rulesets and the leaf numbers of its checkable nodes."""
+
+    def __init__(self, policy: Policy, numbers: dict[str, int], handles: list[int], owner: list[int]) -> None:
+        self.policy = policy
+        self.numbers = numbers  # node id -> leaf number
+        self.handles = handles  # native ruleset handles
+        self.owner = owner  # leaf number -> index into handles
+        self.definitions: list[dict[str, Any]] = []
+
+
+class RulesHost:
+    """Owns the native rulesets of every compiled version; one evaluation at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._compiled: dict[str, CompiledPolicy] = {}
+
+    def compile(self, policy: Policy) -> CompiledPolicy:
+        """Register the version's rulesets (once per ``<id>@<version>``)."""
+        with self._lock:
+            if policy.key in self._compiled:
+                return self._compiled[policy.key]
+            compiled = _compile(policy)
+            self._compiled[policy.key] = compiled
+            return compiled
+
+    def get(self, key: str) -> CompiledPolicy | None:
+        return self._compiled.get(key)
+
+    def release(self, key: str) -> None:
+        """Free a version's native rulesets (a retired or replaced version)."""
+        with self._lock:
+            compiled = self._compiled.pop(key, None)
+            for handle in compiled.handles if compiled else ():
+                native.delete_ruleset(handle)
+
+    def close(self) -> None:
+        for key in list(self._compiled):
+            self.release(key)
+
+    def judge(self, compiled: CompiledPolicy, checks: list[Check]) -> list[bool]:
+        """Whether each check is met, as the version's rulesets decide."""
+        facts: list[list[dict[str, Any]]] = [[] for _ in compiled.handles]
+        for index, check in enumerate(checks):
+            number = compiled.numbers[check.node.id]
+            fact = encode(check, number)
+            fact["j"] = index
+            fact["sid"] = _SID
+            facts[compiled.owner[number]].append(fact)
+        met = [False] * len(checks)
+        with self._lock:
+            for handle, batch in zip(compiled.handles, facts, strict=True):
+                if batch:
+                    for index in _run(handle, batch):
+                        met[index] = True
+        return met
+
+
+def _run(handle: int, batch: list[dict[str, Any]]) -> list[int]:
+    """Assert a batch in a fresh session and collect the matched facts' indices."""
+    matched: list[int] = []
+    try:
+        result = native.assert_facts(handle, json.dumps(batch))
+        action = native.start_action_for_state(handle, result[1])
+        if action:
+            _collect(action[1], matched)
+            while True:
+                following = native.complete_and_start_action(handle, result[1])
+                if not following:
+                    break
+                _collect(following, matched)
+    except native.error as error:
+        raise EvaluationError(f"the rules engine failed: {error}") from error
+    finally:
+        native.delete_state(handle, _SID)
+    return matched
+
+
+def _collect(message: str, matched: list[int]) -> None:
+    for frames in json.loads(message).values():
+        for frame in frames if isinstance(frames, list) else [frames]:
+            matched.append(frame["m"]["j"])
+
+
+# Compilation ---------------------------------------------------------------------
+
+
+def checkable(policy: Policy) -> list[Node]:
+    """Every node the rules engine judges, in a stable order."""
+    nodes: list[Node] = []
+    seen: set[str] = set()
+    for root in policy.roots():
+        for node in walk(root):
+            if isinstance(node, (Leaf, Frequency, Document)) and node.id not in seen:
+                seen.add(node.id)
+                nodes.append(node)
+    return nodes
+
+
+def _compile(policy: Policy) -> CompiledPolicy:
+    numbers: dict[str, int] = {}
+    conditions: list[dict[str, Any]] = []
+    for number, node in enumerate(checkable(policy), start=1):
+        numbers[node.id] = number
+        conditions.append({"$and": [{"l": number}, condition(node)]})
+    rules = _group_rules(conditions)
+    handles: list[int] = []
+    owner = [0] * (len(conditions) + 1)
+    definitions = []
+    for start in range(0, len(rules), RULES_PER_SET):
+        part = rules[start : start + RULES_PER_SET]
+        definition = {f"r{i}": {"all": [{"m": _either(group)}], "cap": 1000} for i, group in enumerate(part)}
+        name = policy.key if not handles else f"{policy.key}#{len(handles) + 1}"
+        handles.append(_create(name, definition))
+        definitions.append(definition)
+        for group in part:
+            for item in group:
+                owner[item["$and"][0]["l"]] = len(handles) - 1
+    compiled = CompiledPolicy(policy, numbers, handles, owner)
+    compiled.definitions = definitions
+    return compiled
+
+
+def _either(group: list[dict[str, Any]]) -> dict[str, Any]:
+    return group[0] if len(group) == 1 else {"$or": group}
+
+
+def _group_rules(conditions: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Pack conditions into as few rules as the C core accepts."""
+    rules: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    for item in conditions:
+        trial = [*current, item]
+        if len(trial) <= CONDITIONS_PER_RULE and _accepted(trial):
+            current = trial
+        else:
+            if current:
+                rules.append(current)
+            current = [item]
+            if not _accepted(current):
+                raise EvaluationError(
+                    f"the rules engine rejects the condition of leaf {item['$and'][0]['l']}"
+                )
+    if current:
+        rules.append(current)
+    return rules
+
+
+def _accepted(group: list[dict[str, Any]]) -> bool:
+    try:
+        handle = native.create_ruleset(
+            "probe", json.dumps({"r": {"all": [{"m": _either(group)}], "cap": 1000}})
+        )
+    except native.error:
+        return False
+    native.delete_ruleset(handle)
+    return True
+
+
+def _create(name: str, definition: dict[str, Any]) -> int:
+    try:
+        return native.create_ruleset(name, json.dumps(definition))
+    except native.error as error:
+        raise EvaluationError(f"the rules engine rejected ruleset {name}: {error}") from error
+
+
+def condition(node: Node) -> dict[str, Any]:
+    """The durable-rules condition a node's fact must satisfy to be met."""
+    if isinstance(node, Document):
+        return {"$iany": {"v": {"$i": node.id}}}
+    if isinstance(node, Frequency):
+        return {"$lte": {"v": float(node.max)}}
+    assert isinstance(node, Leaf)
+    op, operand = node.op, node.operand
+    if op == "exists":
+        return {"$ex": {"v": 1}} if operand else {"$nex": {"v": 1}}
+    if op in ("eq", "ne", "gt", "gte", "lt", "lte"):
+        right = {"$m": "w"} if isinstance(operand, FactRef) else literal(operand)
+        return {"v": right} if op == "eq" else {_REVERSED[op]: {"v": right}}
+    if op == "between":
+        low, high = (
+            {"$m": key} if isinstance(b, FactRef) else literal(b)
+            for b, key in zip(operand, ("w", "x"), strict=True)
+        )
+        return {"$and": [{"$gte": {"v": low}}, {"$lte": {"v": high}}]}
+    if op in ("in", "not_in"):
+        options = [_member(item, node.codes) for item in operand]
+        if op == "in":
+            return _any_of(options)
+        return _all_of([_negate(option) for option in options])
+    if op == "any_prefix":
+        return {"$iany": {"v": _any_of([{"$mt": {"$i": f"{prefix}.*"}} for prefix in operand])}}
+    items = [{"$iany": {"v": {"$i": literal(item)}}} for item in operand]
+    return _any_of(items) if op == "includes_any" else _all_of(items)
+
+
+def _member(item: Any, codes: bool) -> dict[str, Any]:
+    bounds = split_range(item) if codes and isinstance(item, str) else None
+    if bounds:
+        low, high = bounds
+        return {"$and": [{"n": len(low)}, {"$gte": {"v": low}}, {"$lte": {"v": high}}]}
+    return {"v": literal(item)}
+
+
+def _negate(option: dict[str, Any]) -> dict[str, Any]:
+    if "$and" in option:
+        length, low, high = option["$and"]
+        return {"$or": [{"$neq": {"n": length["n"]}}, {"$lt": low["$gte"]}, {"$gt": high["$lte"]}]}
+    return {"$neq": option}
+
+
+def _any_of(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return items[0] if len(items) == 1 else {"$or": items}
+
+
+def _all_of(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return items[0] if len(items) == 1 else {"$and": items}
+
+
+# Encoding ------------------------------------------------------------------------
+
+
+def literal(value: Any) -> Any:
+    """A policy literal as the engine compares it."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, Fraction | int):
+        return float(value)
+    if isinstance(value, dt.date):
+        return value.toordinal()
+    return value
+
+
+def encode(check: Check, number: int) -> dict[str, Any]:
+    """A check as an engine fact; numbers are nudged so double rounding never flips a comparison."""
+    node, value, other = check.node, check.value, check.other
+    fact: dict[str, Any] = {"l": number}
+    if isinstance(node, Document):
+        fact["v"] = value
+        return fact
+    if isinstance(node, Frequency):
+        fact["v"] = _double(value, [Fraction(node.max)])
+        return fact
+    assert isinstance(node, Leaf)
+    if node.op == "exists":
+        if value is not None and not _is_absent(value):
+            fact["v"] = 1
+        return fact
+    if isinstance(value, list):
+        fact["v"] = [literal(item) for item in value]
+        return fact
+    if isinstance(other, tuple):
+        references = list(other)
+    elif other is not None:
+        references = [other]
+    else:
+        references = [item for item in (node.operand if isinstance(node.operand, tuple) else (node.operand,))]
+    if isinstance(value, Fraction):
+        numbers = [
+            Fraction(r) for r in references if isinstance(r, Fraction | int) and not isinstance(r, bool)
+        ]
+        fact["v"] = _double(value, numbers)
+    else:
+        fact["v"] = literal(value)
+        if isinstance(value, str):
+            fact["n"] = len(value)
+    if isinstance(other, tuple):
+        fact["w"], fact["x"] = (_double(b, [value]) if isinstance(b, Fraction) else literal(b) for b in other)
+    elif other is not None:
+        fact["w"] = _double(other, [value]) if isinstance(other, Fraction) else literal(other)
+    return fact
+
+
+def _is_absent(value: Any) -> bool:
+    from ..values import ABSENT
+
+    return value is ABSENT
+
+
+def _double(value: Fraction, references: list[Fraction]) -> float:
+    """``float(value)``, moved one step if it would tie with a reference it differs from."""
+    try:
+        result = float(value)
+    except OverflowError:
+        result = math.inf if value > 0 else -math.inf
+    for reference in references:
+        if result == float(reference) and value != reference:
+            result = math.nextafter(result, math.inf if value > reference else -math.inf)
+    return result
