@@ -34,6 +34,9 @@ from .outcome import Check
 RULES_PER_SET = 48
 CONDITIONS_PER_RULE = 10
 _SID = "0"
+# Every batch carries this fact, matched by the first rule: a batch that matches nothing
+# leaves the native session corrupt, and deleting it later crashes the process.
+_SENTINEL = {"l": 0}
 _REVERSED = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte", "ne": "$neq"}
 
 
@@ -99,8 +102,9 @@ class RulesHost:
 def _run(handle: int, batch: list[dict[str, Any]]) -> list[int]:
     """Assert a batch in a fresh session and collect the matched facts' indices."""
     matched: list[int] = []
+    payload = json.dumps([{**_SENTINEL, "j": -1, "sid": _SID}, *batch])
     try:
-        result = native.assert_facts(handle, json.dumps(batch))
+        result = native.assert_facts(handle, payload)
         action = native.start_action_for_state(handle, result[1])
         if action:
             _collect(action[1], matched)
@@ -119,7 +123,8 @@ def _run(handle: int, batch: list[dict[str, Any]]) -> list[int]:
 def _collect(message: str, matched: list[int]) -> None:
     for frames in json.loads(message).values():
         for frame in frames if isinstance(frames, list) else [frames]:
-            matched.append(frame["m"]["j"])
+            if frame["m"]["j"] >= 0:
+                matched.append(frame["m"]["j"])
 
 
 # Compilation ---------------------------------------------------------------------
@@ -150,6 +155,7 @@ def _compile(policy: Policy) -> CompiledPolicy:
     for start in range(0, len(rules), RULES_PER_SET):
         part = rules[start : start + RULES_PER_SET]
         definition = {f"r{i}": {"all": [{"m": _either(group)}], "cap": 1000} for i, group in enumerate(part)}
+        definition["r0"]["all"][0]["m"] = _either([_SENTINEL, *part[0]])
         name = policy.key if not handles else f"{policy.key}#{len(handles) + 1}"
         handles.append(_create(name, definition))
         definitions.append(definition)
@@ -189,7 +195,7 @@ def _group_rules(conditions: list[dict[str, Any]]) -> list[list[dict[str, Any]]]
 def _accepted(group: list[dict[str, Any]]) -> bool:
     try:
         handle = native.create_ruleset(
-            "probe", json.dumps({"r": {"all": [{"m": _either(group)}], "cap": 1000}})
+            "probe", json.dumps({"r": {"all": [{"m": _either([_SENTINEL, *group])}], "cap": 1000}})
         )
     except native.error:
         return False
