@@ -129,17 +129,17 @@ def _check_refs(policy: Policy) -> Iterator[Finding]:
 
 
 def _check_ref_cycles(policy: Policy) -> Iterator[Finding]:
+    """A node whose subtree refers, through any chain of refs, back to that node."""
+
     def refs_under(node: Node) -> set[str]:
         return {n.target for n in walk(node) if isinstance(n, Ref) and n.policy in (None, policy.id)}
 
-    edges = {
-        node_id: refs_under(node) for node_id, node in policy.nodes.items() if isinstance(node, Ref) or True
-    }
-    for start in policy.nodes:
-        if _reaches(edges, start, start):
-            node = policy.nodes[start]
-            if isinstance(node, Ref):
-                yield node, "ref", f"'{start}' refers back to itself through refs (a cycle)"
+    edges = {node_id: refs_under(node) for node_id, node in policy.nodes.items()}
+    for node in policy.nodes.values():
+        if isinstance(node, Ref) and node.policy in (None, policy.id) and node.target in policy.nodes:
+            inside = {n.id for n in walk(policy.nodes[node.target])}
+            if node.id not in inside and _reaches(edges, node.target, node.target):
+                yield node, "ref", f"'{node.id}' refers back to itself through refs (a cycle)"
 
 
 def _reaches(edges: dict[str, set[str]], start: str, goal: str) -> bool:
@@ -178,12 +178,8 @@ def _check_facts(policy: Policy) -> Iterator[Finding]:
                 )
             elif root == "derived":
                 name = path.split(".")[1] if "." in path else ""
-                if name not in policy.derive and name not in _derive_names(policy):
+                if name not in policy.derive_names:
                     yield node, key, f"'{path}' names no value defined under 'derive'"
-
-
-def _derive_names(policy: Policy) -> set[str]:
-    return set(policy.derive)
 
 
 def _check_leaf_types(leaf: Leaf) -> Iterator[Finding]:
@@ -191,6 +187,7 @@ def _check_leaf_types(leaf: Leaf) -> Iterator[Finding]:
     needs = _NEEDS.get(leaf.op)
     if known and needs and known not in needs:
         yield leaf, leaf.op, f"'{leaf.op}' cannot apply to {leaf.fact}, which is a {known}"
+        return
     literals = leaf.operand if isinstance(leaf.operand, tuple) else (leaf.operand,)
     for literal in literals:
         if isinstance(literal, FactRef) or literal is None:
@@ -236,7 +233,7 @@ def _check_derive(policy: Policy) -> Iterator[Finding]:
             root = path.split(".")[0].split("[")[0]
             if root == "derived":
                 other = path.split(".")[1] if "." in path else ""
-                if other not in policy.derive:
+                if other not in policy.derive_names:
                     yield None, f"derive.{name}", f"'{path}' names no value defined under 'derive'"
                 uses[name].add(other)
             elif root not in FACT_ROOTS:

@@ -212,17 +212,13 @@ class FactReader:
 
 
 def _dig(value: Any, parts: tuple[str | int, ...], base: str) -> tuple[Any, str]:
-    path = base
+    """The value at the path; when absent, the whole path is what to ask for."""
     for part in parts:
-        path = join_path(path, (part,))
         if isinstance(part, int):
-            if not isinstance(value, list) or part >= len(value):
-                return ABSENT, path
-            value = value[part]
+            present = isinstance(value, list) and part < len(value)
         else:
-            if not isinstance(value, dict) or part not in value:
-                return ABSENT, path
-            value = value[part]
+            present = isinstance(value, dict) and part in value
+        value = value[part] if present else None
         if value is None:
-            return ABSENT, path
-    return value, path
+            return ABSENT, join_path(base, parts)
+    return value, join_path(base, parts)

@@ -65,8 +65,8 @@ def parse_policy_text(text: str, file: str) -> Policy:
         Problem(file, source.line_of(path), format_path(path), message) for path, message in builder.problems
     ]
     for node, suffix, message in check_policy(policy):
-        line = node.line if node else source.line_of(tuple(suffix.split(".")))
         field = f"{node.field}.{suffix}" if node else suffix
+        line = source.line_of_field(field)
         problems.append(Problem(file, line, field, message))
     if problems:
         raise PolicyInvalid(problems)

@@ -200,6 +200,7 @@ class Policy:
     source: str
     file: str
     nodes: dict[str, Node] = field(default_factory=dict)
+    derive_names: frozenset[str] = frozenset()  # every name under derive, parsed or not
     ends: dt.date | None = None  # last governed date: expires, or the day before the next version
 
     @property

@@ -69,7 +69,7 @@ class PolicyBuilder:
             try:
                 derive[name] = expressions.parse(source)
             except expressions.ExpressionError as error:
-                self.problem(("derive", name), f"column {error.column}: {error}")
+                self.problem(("derive", name), f"column {error.column}: {error.message}")
         policy = Policy(
             id=data["id"],
             version=data["version"],
@@ -98,6 +98,7 @@ class PolicyBuilder:
             file=self.file,
         )
         policy.nodes = self.nodes
+        policy.derive_names = frozenset(data.get("derive") or {})
         return policy
 
     def node(self, raw: dict[str, Any], path: Path, scope: dict[str, str], documents: bool = False) -> Node:

@@ -38,6 +38,16 @@ class SourceMap:
             path = path[:-1]
         return self.lines.get((), 1)
 
+    def line_of_field(self, field: str) -> int:
+        """Line of a formatted field path such as ``criteria.all[1].gte``."""
+        if not hasattr(self, "_by_field"):
+            self._by_field = {format_path(path): line for path, line in self.lines.items()}
+        while field:
+            if field in self._by_field:
+                return self._by_field[field]
+            field = field[: max(field.rfind("."), field.rfind("["), 0)]
+        return self.lines.get((), 1)
+
 
 def format_path(path: Path) -> str:
     """``('criteria', 'all', 1, 'gte')`` → ``criteria.all[1].gte``."""

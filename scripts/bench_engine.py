@@ -65,7 +65,8 @@ def main() -> None:
                 reference.line_statuses(request, index)
 
         ref_rate, _, _ = timed(ref_run, requests, args.seconds)
-        print(f"{tests.parent.name:28} {rate:9.0f} {p50:8.1f} {p99:8.1f} {ref_rate:11.0f} {ref_rate / rate:5.1f}x")
+        ratio = ref_rate / rate
+        print(f"{tests.parent.name:28} {rate:9.0f} {p50:8.1f} {p99:8.1f} {ref_rate:11.0f} {ratio:5.1f}x")
     before = rss_mib()
     for i in range(args.soak):
         engine.evaluate(all_requests[i % len(all_requests)])

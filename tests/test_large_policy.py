@@ -23,7 +23,13 @@ def large_policy(criteria: int = CRITERIA) -> str:
         "applies_to": {"services": ["E0601"]},
         "criteria": {
             "all": [
-                {"id": f"c{i}", "any": [{"fact": f"clinical.v{i}", "gte": i}, {"fact": "diagnoses", "any_prefix": [f"Z{i:02d}"]}]}
+                {
+                    "id": f"c{i}",
+                    "any": [
+                        {"fact": f"clinical.v{i}", "gte": i},
+                        {"fact": "diagnoses", "any_prefix": [f"Z{i:02d}"]},
+                    ],
+                }
                 for i in range(criteria)
             ]
         },
@@ -32,7 +38,11 @@ def large_policy(criteria: int = CRITERIA) -> str:
 
 
 def request(values: dict) -> dict:
-    return {"services": [{"code": "E0601", "date_of_service": "2025-01-01"}], "clinical": values, "diagnoses": []}
+    return {
+        "services": [{"code": "E0601", "date_of_service": "2025-01-01"}],
+        "clinical": values,
+        "diagnoses": [],
+    }
 
 
 def test_two_hundred_criteria_compile_into_several_rulesets_and_evaluate() -> None:
@@ -48,7 +58,10 @@ def test_two_hundred_criteria_compile_into_several_rulesets_and_evaluate() -> No
     one_short = evaluator.evaluate(request({**{f"v{i}": i for i in range(CRITERIA)}, "v150": 149}))
     line = one_short.lines[0]
     assert (line.outcome, line.reason) == ("pended", "clinical_review")
-    assert [outcome.node.id for _, outcome in line.failed] == ["clinical.v150-gte-150", "diagnoses-any_prefix-Z150"]
+    assert [outcome.node.id for _, outcome in line.failed] == [
+        "clinical.v150-gte-150",
+        "diagnoses-any_prefix-Z150",
+    ]
 
     half_known = evaluator.evaluate(request({f"v{i}": i for i in range(0, CRITERIA, 2)}))
     assert half_known.lines[0].missing == [f"clinical.v{i}" for i in range(1, CRITERIA, 2)]

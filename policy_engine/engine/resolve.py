@@ -123,6 +123,8 @@ class LineResolver:
             return
         if node.codes:
             value = [normalize_code(v) for v in value] if isinstance(value, list) else normalize_code(value)
+        if node.op == "any_prefix" and not isinstance(value, list):
+            value = [value]  # one code is a list of one for the engine's $iany
         self._check(policy, Check(outcome, value, other))
 
     def _operands(self, reader: FactReader, node: Leaf) -> Any:
@@ -142,7 +144,9 @@ class LineResolver:
             inner = FactReader(self.facts, {})
             expression = policy.derive[name]
             value = expression.evaluate(inner)
-            self._derived[key] = (value, inner.absent, inner.invalid)
+            # a wrongly typed input is as much "needed" as an absent one: name what was read
+            needed = inner.absent or (list(inner.read) if inner.invalid else [])
+            self._derived[key] = (value, needed, inner.invalid)
         return self._derived[key]
 
     def _frequency(self, policy: Policy, node: Frequency, outcome: Outcome) -> None:
