@@ -13,7 +13,6 @@ import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 
@@ -22,6 +21,7 @@ from .errors import PolicyInvalid, Problem
 from .model import Policy, Ref, walk
 from .parse import PolicyBuilder
 from .schema_errors import schema_problems
+from .values import to_json
 from .yamlsource import SourceMap, YamlSyntaxError, format_path, load
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "policy.schema.json"
@@ -55,7 +55,8 @@ def parse_policy_text(text: str, file: str) -> Policy:
         raise PolicyInvalid([Problem(file, 1, "", "a policy file must be a YAML mapping")])
     problems = [
         Problem(file, source.line_of(path), format_path(path), message)
-        for path, message in schema_problems(validator(), _as_json(data))
+        # YAML dates as ISO strings: the schema sees what a JSON client would send
+        for path, message in schema_problems(validator(), to_json(data))
     ]
     if problems:
         raise PolicyInvalid(problems)
@@ -80,19 +81,18 @@ def load_policy_file(path: str | Path) -> Policy:
     except (OSError, UnicodeDecodeError) as error:
         raise PolicyInvalid([Problem(str(path), 1, "", f"cannot read the file: {error}")]) from None
     policy = parse_policy_text(text, str(path))
-    _check_file_name(policy, path, text)
+    _check_file_name(policy, path)
     return policy
 
 
-def _check_file_name(policy: Policy, path: Path, text: str) -> None:
+def _check_file_name(policy: Policy, path: Path) -> None:
     problems = []
     match = _VERSION_FILE.match(path.name)
-    _, source = load(text)
     if match and int(match.group(1)) != policy.version:
         problems.append(
             Problem(
                 str(path),
-                source.line_of(("version",)),
+                _line(policy, "version"),
                 "version",
                 f"version {policy.version} does not match the file name {path.name}",
             )
@@ -101,24 +101,13 @@ def _check_file_name(policy: Policy, path: Path, text: str) -> None:
         problems.append(
             Problem(
                 str(path),
-                source.line_of(("id",)),
+                _line(policy, "id"),
                 "id",
                 f"id '{policy.id}' does not match its folder '{path.parent.name}'",
             )
         )
     if problems:
         raise PolicyInvalid(problems)
-
-
-def _as_json(value: Any) -> Any:
-    """YAML dates become ISO strings so the JSON Schema sees what a JSON client would send."""
-    if isinstance(value, dict):
-        return {key: _as_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_as_json(item) for item in value]
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
 
 
 def load_policies(paths: Iterable[str | Path]) -> list[Policy]:
@@ -213,6 +202,7 @@ def _check_cross_refs(policies: list[Policy], by_id: dict[str, list[Policy]]) ->
 
 
 def _line(policy: Policy, key: str) -> int:
+    """Line of a top-level key; re-reads the text, which only error reports need."""
     _, source = load(policy.source)
     return source.line_of((key,))
 

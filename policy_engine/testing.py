@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from .engine.evaluator import Evaluator
 from .engine.trace import decision_dict
 from .errors import PolicyInvalid, Problem
+from .values import to_json
 from .yamlsource import YamlSyntaxError, load
 
 _LINE_KEYS = {"code", "outcome", "reason", "met", "not_met", "not_applicable", "missing"}
@@ -76,7 +76,7 @@ def run_tests(evaluator: Evaluator, files: list[Path]) -> list[CaseResult]:
         for case, line in load_cases(path):
             result = CaseResult(path.parent.name, str(case["name"]), str(path), line)
             try:
-                decision = decision_dict(evaluator.evaluate(as_json(case["request"])))
+                decision = decision_dict(evaluator.evaluate(to_json(case["request"])))
                 result.failures = compare(path.parent.name, case["expect"], decision)
             except Exception as error:  # a crashing case is a failed case, reported with the rest
                 result.failures = [f"evaluation failed: {type(error).__name__}: {error}"]
@@ -139,14 +139,3 @@ def _collect(node: dict[str, Any], statuses: dict[str, str]) -> None:
         _collect(node["applies_when"], statuses)
     for child in node.get("children", []):
         _collect(child, statuses)
-
-
-def as_json(value: Any) -> Any:
-    """YAML dates in a case's request become ISO strings, as a JSON client would send them."""
-    if isinstance(value, dict):
-        return {str(key): as_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [as_json(item) for item in value]
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value

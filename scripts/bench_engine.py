@@ -20,7 +20,8 @@ sys.path.insert(0, str(ROOT))
 from policy_engine.engine.evaluator import Evaluator  # noqa: E402
 from policy_engine.engine.reference import ReferenceEvaluator  # noqa: E402
 from policy_engine.loader import load_policies  # noqa: E402
-from policy_engine.testing import as_json, find_test_files, load_cases  # noqa: E402
+from policy_engine.testing import find_test_files, load_cases  # noqa: E402
+from policy_engine.values import to_json  # noqa: E402
 
 
 def rss_mib() -> float:
@@ -56,7 +57,7 @@ def main() -> None:
     print(f"{'policy':28} {'eval/s':>9} {'p50 µs':>8} {'p99 µs':>8} {'ref eval/s':>11} {'ratio':>6}")
     all_requests = []
     for tests in find_test_files([ROOT / "policies"]):
-        requests = [as_json(case["request"]) for case, _ in load_cases(tests)]
+        requests = [to_json(case["request"]) for case, _ in load_cases(tests)]
         all_requests += requests
         rate, p50, p99 = timed(engine.evaluate, requests, args.seconds)
 

@@ -8,7 +8,8 @@ import pytest
 
 from policy_engine.engine.evaluator import Evaluator
 from policy_engine.loader import load_policies
-from policy_engine.testing import as_json, compare, find_test_files, load_cases
+from policy_engine.testing import compare, find_test_files, load_cases
+from policy_engine.values import to_json
 
 LIBRARY = Path(__file__).resolve().parent.parent / "policies"
 CASES = [
@@ -36,5 +37,5 @@ def test_library_has_six_policies_two_of_them_versioned() -> None:
 def test_policy_case(evaluator: Evaluator, policy_id: str, case: dict) -> None:
     from policy_engine.engine.trace import decision_dict
 
-    decision = decision_dict(evaluator.evaluate(as_json(case["request"])))
+    decision = decision_dict(evaluator.evaluate(to_json(case["request"])))
     assert compare(policy_id, case["expect"], decision) == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,8 @@ import jsonschema
 import pytest
 import yaml
 from jsonschema.exceptions import ValidationError
+
+from policy_engine.values import to_json
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "policy.schema.json"
 
@@ -80,19 +81,8 @@ criteria:
 """
 
 
-def as_json(value: Any) -> Any:
-    """YAML dates become ISO strings, as the loader passes them to the schema."""
-    if isinstance(value, dict):
-        return {key: as_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [as_json(item) for item in value]
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
 def parse(text: str) -> Any:
-    return as_json(yaml.safe_load(text))
+    return to_json(yaml.safe_load(text))  # YAML dates as ISO strings, as the loader does
 
 
 @pytest.fixture(scope="module")

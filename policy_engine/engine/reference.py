@@ -13,7 +13,15 @@ from typing import Any
 
 from ..facts import FactReader, LineFacts
 from ..model import Document, FactRef, Frequency, Group, Leaf, Node, NOf, Not, Policy, Quantifier, Ref
-from ..values import ABSENT, UNKNOWN, add_months, is_missing, normalize_code, split_range
+from ..values import (
+    ABSENT,
+    UNKNOWN,
+    add_months,
+    calendar_months_between,
+    is_missing,
+    normalize_code,
+    split_range,
+)
 from .library import PolicyLibrary
 
 Statuses = dict[str, dict[str, str]]  # policy key -> node id -> status
@@ -163,7 +171,7 @@ def _within(day: dt.date, service_day: dt.date, node: Frequency) -> bool:
         return day > add_months(service_day, -amount)
     if unit == "calendar_year":
         return day.year == service_day.year
-    return (service_day.year - day.year) * 12 + service_day.month - day.month - 1 < amount
+    return calendar_months_between(day, service_day) < amount
 
 
 def _kind(value: Any) -> str:
@@ -216,7 +224,8 @@ def _compare(node: Leaf, value: Any, operand: Any) -> bool | None:
 
 
 def _member(value: Any, option: Any, codes: bool) -> bool:
-    if codes and isinstance(option, str) and split_range(option):
-        low, high = split_range(option)
+    bounds = split_range(option) if codes and isinstance(option, str) else None
+    if bounds:
+        low, high = bounds
         return len(value) == len(low) and low <= value <= high
     return _kind(value) == _kind(option) and value == option
