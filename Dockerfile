@@ -1,4 +1,4 @@
-# The policy engine: durable-rules builds from source, so the build stage has gcc.
+# The policy-engine service. durable-rules builds from source, so the build stage has gcc.
 FROM python:3.11-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
@@ -6,6 +6,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY policy_engine ./policy_engine
 COPY schemas ./schemas
+# Editable install: the package reads ../schemas/policy.schema.json beside itself.
 RUN python -m venv /venv && /venv/bin/pip install --no-cache-dir -e .
 
 FROM python:3.11-slim
@@ -14,9 +15,15 @@ COPY --from=build /venv /venv
 COPY --from=build /app /app
 COPY policies /app/policies
 WORKDIR /app
+# The instance folder holds the embedded SQLite file when DATABASE_URL is not set.
+RUN mkdir -p /app/instance && chown policy:policy /app/instance
 USER policy
-ENV PATH=/venv/bin:$PATH
-# The schema is read from /app/schemas, beside the package (editable install).
+ENV PATH=/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    POLICY_ENGINE_POLICIES_DIR=/app/policies
 RUN policy-engine validate policies/
-ENTRYPOINT ["policy-engine"]
-CMD ["test", "policies/"]
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"]
+# Migrations first, then gunicorn (sync workers, application preloaded).
+CMD ["sh", "-c", "policy-engine db upgrade && exec policy-engine serve --bind 0.0.0.0:8000"]

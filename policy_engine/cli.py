@@ -91,3 +91,13 @@ def list_files(paths: tuple[str, ...]) -> None:
     """List the policy version files found under PATHS."""
     for path in policy_files(paths):
         click.echo(str(Path(path)))
+
+
+def _add_operations() -> None:
+    from .operations import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_add_operations()

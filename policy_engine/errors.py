@@ -42,7 +42,40 @@ class PolicyNotFound(PolicyError):
     code = "policy_not_found"
 
 
+class PolicyConflict(PolicyError):
+    """A stored version would change: approved versions are immutable."""
+
+    code = "policy_conflict"
+
+
 class EvaluationError(PolicyError):
     """The engine failed while evaluating; never a statement about the request."""
 
     code = "evaluation_error"
+
+
+class ServiceError(Exception):
+    """Base of the errors the service raises about a call; the API maps each to a status."""
+
+    code = "service_error"
+
+    def __init__(self, message: str, errors: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+
+
+class RequestInvalid(ServiceError):
+    """The request cannot be judged as sent (e.g. a fact of the wrong type); nothing is recorded."""
+
+    code = "invalid_request"
+
+
+class RequestConflict(ServiceError):
+    """The request key was already used for a different request."""
+
+    code = "request_conflict"
+
+
+class NotFound(ServiceError):
+    code = "not_found"

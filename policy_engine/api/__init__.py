@@ -1,0 +1,1 @@
+"""The HTTP API: Flask blueprints, marshmallow schemas, authentication, one error handler."""

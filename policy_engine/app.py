@@ -1,0 +1,55 @@
+"""The application factory: settings, the backend, the blueprints, the error handler."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, abort, request
+from flask_smorest import Api
+
+from . import __version__
+from .api import audit, authorizations, errors, health
+from .config import DEFAULTS, database_url, from_environment
+from .operations import COMMANDS
+from .services.backend import Backend
+
+_OPENAPI = {
+    "API_TITLE": "policy-engine",
+    "API_VERSION": __version__,
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+}
+
+
+def create_app(config: dict[str, Any] | None = None, instance_path: str | None = None) -> Flask:
+    """Build the service: defaults, then ``POLICY_ENGINE_*`` / ``DATABASE_URL``, then ``config``."""
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    app.config.update(DEFAULTS)
+    app.config.update(_OPENAPI)
+    app.config.update(from_environment())
+    app.config.update(config or {})
+    app.json.sort_keys = False
+    backend = Backend(app.config, database_url(app.config, app.instance_path))
+    app.extensions["policy_engine"] = backend
+
+    api = Api(app, spec_kwargs={"security": [{"bearer": []}]})
+    api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    for blueprint in (health.blp, authorizations.blp, audit.blp):
+        api.register_blueprint(blueprint)
+    errors.register(app)
+    for command in COMMANDS:
+        app.cli.add_command(command)
+    app.before_request(_require_json_body)
+    logging.getLogger("policy_engine").setLevel(logging.INFO)
+    return app
+
+
+def _require_json_body() -> None:
+    """A POST with a body must say it is JSON (415 otherwise), before anything parses it."""
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "")
+    if request.method == "POST" and (request.content_length or chunked) and not request.is_json:
+        abort(415, description="the body must be JSON (Content-Type: application/json)")

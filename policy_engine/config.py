@@ -1,0 +1,57 @@
+"""Service settings: defaults in code, overridden by the environment, then by a test mapping."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+PREFIX = "POLICY_ENGINE_"
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": None,  # None: an SQLite file in the instance folder
+    "POLICIES_DIR": str(Path(__file__).resolve().parent.parent / "policies"),
+    "LOAD_BUNDLED_POLICIES": None,  # None: only on the embedded SQLite default
+    "TIMEZONE": "UTC",  # the plan's time zone, for standard due dates (edge rule 14)
+    "AUTHORIZATION_VALID_DAYS": 90,
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "DATABASE_POOL_SIZE": 5,
+}
+
+_INTEGERS = {"AUTHORIZATION_VALID_DAYS", "MAX_CONTENT_LENGTH", "DATABASE_POOL_SIZE"}
+_FLAGS = {"LOAD_BUNDLED_POLICIES"}
+
+
+def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Settings named ``POLICY_ENGINE_<NAME>`` (and plain ``DATABASE_URL``) in the environment."""
+    environ = dict(os.environ if environ is None else environ)
+    found: dict[str, Any] = {}
+    if environ.get("DATABASE_URL"):
+        found["DATABASE_URL"] = environ["DATABASE_URL"]
+    for name in DEFAULTS:
+        raw = environ.get(PREFIX + name)
+        if raw is None or raw == "":
+            continue
+        if name in _INTEGERS:
+            found[name] = int(raw)
+        elif name in _FLAGS:
+            found[name] = raw.strip().lower() in ("1", "true", "yes", "on")
+        else:
+            found[name] = raw
+    return found
+
+
+def database_url(config: dict[str, Any], instance_path: str) -> str:
+    """The configured database, or the embedded SQLite file in the instance folder."""
+    if config.get("DATABASE_URL"):
+        return normalize_url(config["DATABASE_URL"])
+    Path(instance_path).mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{Path(instance_path) / 'policy-engine.sqlite3'}"
+
+
+def normalize_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean the psycopg 3 driver, the one we install."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

@@ -1,0 +1,151 @@
+"""``policy-engine db | policies | tokens | audit | serve``: running the service."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from flask import Flask, current_app, has_app_context
+
+from .errors import PolicyConflict, PolicyInvalid
+from .storage import migrate
+from .storage.tokens import ROLES
+
+
+def _app() -> Flask:
+    if has_app_context():
+        return current_app._get_current_object()  # type: ignore[attr-defined]
+    from .app import create_app
+
+    return create_app()
+
+
+@contextmanager
+def _backend() -> Iterator[Any]:
+    """The backend for one command; its connections are closed when the command ends."""
+    owned = not has_app_context()
+    backend = _app().extensions["policy_engine"]
+    try:
+        yield backend
+    finally:
+        if owned:
+            backend.database.dispose()
+
+
+@click.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Apply every pending migration (safe to run at every start)."""
+    with _backend() as backend:
+        migrate.upgrade(backend.database)
+        click.echo(f"database at the latest schema ({backend.database.engine.url})")
+
+
+@click.group()
+def policies() -> None:
+    """Stored policy versions."""
+
+
+@policies.command("load")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+def load(directory: str) -> None:
+    """Store every policy version under DIRECTORY (all or nothing; unchanged ones are skipped)."""
+    try:
+        with _backend() as backend:
+            report = backend.policies.load_directory(directory)
+    except PolicyInvalid as invalid:
+        for problem in invalid.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
+    except PolicyConflict as conflict:
+        click.echo(str(conflict), err=True)
+        sys.exit(1)
+    for key in report.added:
+        click.echo(f"stored     {key}")
+    for key in report.unchanged:
+        click.echo(f"unchanged  {key}")
+    click.echo(f"{len(report.added)} stored, {len(report.unchanged)} already there.")
+
+
+@click.group()
+def tokens() -> None:
+    """API tokens."""
+
+
+@tokens.command("create")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--name", required=True, help="Who holds the token (a person or a system).")
+@click.option("--organization", help="The submitter's organization; it sees only its own requests.")
+@click.option(
+    "--physician", is_flag=True, help="A reviewer who is a physician (may make adverse determinations)."
+)
+def create_token(role: str, name: str, organization: str | None, physician: bool) -> None:
+    """Print a new token once; only its hash is stored."""
+    try:
+        with _backend() as backend:
+            token = backend.tokens.create(role, name, organization, physician)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    click.echo(token)
+
+
+@click.group()
+def audit() -> None:
+    """The decision log."""
+
+
+@audit.command()
+@click.option("--anchor", help="A head kept from an earlier run, as SEQ:ENTRY_HASH.")
+@click.option("--json", "as_json", is_flag=True)
+def verify(anchor: str | None, as_json: bool) -> None:
+    """Check the hash chain; exit 1 naming the first entry missing, altered or out of place."""
+    parsed = None
+    if anchor:
+        seq, _, digest = anchor.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            raise click.UsageError("--anchor is SEQ:ENTRY_HASH")
+        parsed = (int(seq), digest)
+    with _backend() as backend:
+        report = backend.audit.verify(parsed)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    elif report["intact"]:
+        head = report["head"]
+        click.echo(f"intact: {report['entries']} entries; head {head['seq']}:{head['entry_hash']}")
+    else:
+        problem = report["problem"]
+        entry = f" ({problem['entry_id']})" if problem["entry_id"] else ""
+        click.echo(f"BROKEN at entry {problem['seq']}{entry}: {problem['message']}", err=True)
+    sys.exit(0 if report["intact"] else 1)
+
+
+@click.command()
+@click.option("--bind", default="127.0.0.1:8000", show_default=True)
+@click.option("--workers", type=int, default=lambda: (os.cpu_count() or 1) + 1, show_default="cores + 1")
+@click.option("--dev", is_flag=True, help="Flask's development server, one process, reloads nothing.")
+def serve(bind: str, workers: int, dev: bool) -> None:
+    """Prepare the database (migrations; bundled policies on the embedded default) and serve."""
+    app = _app()
+    backend = app.extensions["policy_engine"]
+    for step in backend.prepare():
+        click.echo(step)
+    backend.catalog.reload()  # compiled before forking, shared by every worker
+    if dev:
+        host, _, port = bind.rpartition(":")
+        app.run(host=host or "127.0.0.1", port=int(port), debug=False, use_reloader=False)
+        return
+    from .server import run_gunicorn
+
+    run_gunicorn(app, bind=bind, workers=workers)
+
+
+COMMANDS = (db, policies, tokens, audit, serve)

@@ -1,0 +1,1 @@
+"""Use cases of the service: each takes plain data and an actor, and owns its transaction."""

@@ -1,0 +1,53 @@
+"""Everything one process needs to serve, built from settings in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..storage import migrate
+from ..storage.access_trail import AccessTrail
+from ..storage.database import Database
+from ..storage.decision_log import DecisionLog
+from ..storage.policy_store import PolicyStore
+from ..storage.tokens import TokenStore
+from .audit import Audit
+from .authorizations import Authorizations
+from .catalog import PolicyCatalog
+
+
+class Backend:
+    """The database, the stores over it, the compiled policies and the use cases."""
+
+    def __init__(self, config: dict[str, Any], url: str) -> None:
+        self.config = config
+        self.database = Database(url, pool_size=config["DATABASE_POOL_SIZE"])
+        self.log = DecisionLog(self.database)
+        self.tokens = TokenStore(self.database)
+        self.policies = PolicyStore(self.database)
+        self.trail = AccessTrail(self.database)
+        self.catalog = PolicyCatalog(self.policies)
+        self.authorizations = Authorizations(
+            self.catalog,
+            self.log,
+            self.trail,
+            timezone=config["TIMEZONE"],
+            valid_days=config["AUTHORIZATION_VALID_DAYS"],
+        )
+        self.audit = Audit(self.log, self.catalog, self.authorizations)
+
+    def prepare(self) -> list[str]:
+        """Migrate, and on the embedded default load the bundled policies into an empty store.
+
+        Returns what was done, for the log of the first start.
+        """
+        done = []
+        if not migrate.is_current(self.database):
+            migrate.upgrade(self.database)
+            done.append("database schema upgraded")
+        load = self.config["LOAD_BUNDLED_POLICIES"]
+        if load is None:
+            load = self.database.is_sqlite and not self.config.get("DATABASE_URL")
+        if load and self.policies.count() == 0:
+            report = self.policies.load_directory(self.config["POLICIES_DIR"])
+            done.append(f"loaded {len(report.added)} bundled policy versions")
+        return done

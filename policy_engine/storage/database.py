@@ -1,0 +1,91 @@
+"""Connections: one SQLAlchemy engine per process, sessions per unit of work.
+
+SQLite (the embedded default) gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` for
+transactions that append to the log, so concurrent writers queue instead of failing.
+PostgreSQL serializes appends with a transaction-scoped advisory lock.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session, sessionmaker
+
+# A database that cannot be reached or answered in time: the API answers 503.
+UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, PoolTimeout)
+# Any other driver error.
+DATABASE_ERROR = DBAPIError
+
+_CHAIN_LOCK_KEY = 0x5045_4C4F47  # "PELOG": the decision log's append lock
+
+
+class Database:
+    """An engine and its session factory, safe to carry across a pre-fork."""
+
+    def __init__(self, url: str, pool_size: int = 5) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        options: dict[str, Any] = {}
+        if not self.is_sqlite:
+            options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_timeout=5)
+            options["connect_args"] = {"connect_timeout": 5}
+        self.engine: Engine = create_engine(url, **options)
+        if self.is_sqlite:
+            _tune_sqlite(self.engine)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._pid = os.getpid()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that rolls back whatever was not committed."""
+        self._after_fork()
+        with self.sessions() as session:
+            try:
+                yield session
+            except BaseException:
+                session.rollback()
+                raise
+
+    def lock_chain(self, session: Session) -> None:
+        """Take the log's append lock for the rest of this transaction."""
+        if self.is_sqlite:
+            session.connection(execution_options={"immediate": True})
+        else:
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
+
+    def ping(self) -> None:
+        self._after_fork()
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def _after_fork(self) -> None:
+        """A worker forked from a preloaded master must not share its connections."""
+        if os.getpid() != self._pid:
+            self.engine.dispose(close=False)
+            self._pid = os.getpid()
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def begin(connection) -> None:  # type: ignore[no-untyped-def]
+        immediate = connection.get_execution_options().get("immediate")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

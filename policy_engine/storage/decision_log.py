@@ -1,0 +1,207 @@
+"""The append-only decision log and its hash chain.
+
+Each entry's ``entry_hash`` is the SHA-256 of its canonical content including
+``prev_hash``, the previous entry's hash; ``seq`` numbers the chain without gaps.
+Changing, removing, inserting or reordering an entry breaks the chain at that entry.
+Removing the newest entries leaves a shorter valid chain, which only an anchor kept
+outside the database reveals: ``verify`` reports the head to keep and checks one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from .database import Database
+from .models import LogEntry
+
+GENESIS = "0" * 64
+_HASHED = (
+    "seq",
+    "entry_id",
+    "decision_id",
+    "kind",
+    "organization",
+    "request_id",
+    "request_sha256",
+    "member_id",
+    "urgency",
+    "status",
+    "received_at",
+    "recorded_at",
+    "actor",
+    "actor_role",
+    "engine_version",
+    "policies",
+    "request",
+    "result",
+    "prev_hash",
+)
+
+
+def canonical_json(value: Any) -> str:
+    """The one serialization that is hashed: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_timestamp)
+
+
+def sha256_of(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
+def entry_hash(entry: LogEntry) -> str:
+    return sha256_of({name: getattr(entry, name) for name in _HASHED})
+
+
+def utc(moment: dt.datetime) -> dt.datetime:
+    """Timestamps as stored: SQLite hands them back naive, in UTC."""
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def _timestamp(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    raise TypeError(f"cannot hash {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    seq: int
+    entry_id: str | None
+    problem: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    entries: int
+    head_seq: int
+    head_hash: str
+    problem: ChainProblem | None
+
+    @property
+    def intact(self) -> bool:
+        return self.problem is None
+
+
+class DecisionLog:
+    """Appends entries under the chain lock; reads cases; verifies the chain."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def append_decision(self, entry: LogEntry) -> tuple[LogEntry, bool]:
+        """Record a first decision, or return the one already recorded for its request key.
+
+        The lookup happens under the append lock, so racing retries of one request
+        record exactly one decision.
+        """
+        with self.database.session() as session:
+            self.database.lock_chain(session)
+            if entry.request_id is not None:
+                existing = self._by_request(session, entry.organization, entry.request_id)
+                if existing is not None:
+                    return existing, False
+            self._chain(session, entry)
+            session.commit()
+            return entry, True
+
+    def append(self, entry: LogEntry) -> LogEntry:
+        """Record a later entry about a case (a determination, an appeal)."""
+        with self.database.session() as session:
+            self.database.lock_chain(session)
+            self._chain(session, entry)
+            session.commit()
+            return entry
+
+    def find_request(self, organization: str | None, request_id: str) -> LogEntry | None:
+        with self.database.session() as session:
+            return self._by_request(session, organization, request_id)
+
+    def case(self, decision_id: str) -> list[LogEntry]:
+        """The entries of one case, first decision first."""
+        with self.database.session() as session:
+            query = select(LogEntry).where(LogEntry.decision_id == decision_id).order_by(LogEntry.seq)
+            return list(session.scalars(query))
+
+    def entries(self, batch: int = 1000) -> Iterator[LogEntry]:
+        """Every entry in chain order, streamed in batches (bounded memory)."""
+        with self.database.session() as session:
+            query = select(LogEntry).order_by(LogEntry.seq).execution_options(yield_per=batch)
+            result = session.scalars(query)
+            try:
+                for entry in result:
+                    yield entry
+                    session.expunge(entry)
+            finally:
+                result.close()
+
+    def verify(self, anchor: tuple[int, str] | None = None) -> ChainReport:
+        """Walk the chain; name the first entry that is missing, altered or out of place."""
+        expected_seq, previous, count, problem = 1, GENESIS, 0, None
+        anchor_seen = anchor is None
+        entries = self.entries()
+        for entry in entries:
+            count += 1
+            problem = _check(entry, expected_seq, previous)
+            if problem:
+                break
+            if anchor and entry.seq == anchor[0]:
+                anchor_seen = True
+                if entry.entry_hash != anchor[1]:
+                    problem = ChainProblem(entry.seq, entry.entry_id, "does not match the anchor kept")
+                    break
+            expected_seq, previous = entry.seq + 1, entry.entry_hash
+        entries.close()
+        if problem is None and not anchor_seen:
+            problem = ChainProblem(
+                anchor[0], None, f"the anchored entry {anchor[0]} is gone: the log ends at {expected_seq - 1}"
+            )
+        return ChainReport(count, expected_seq - 1, previous, problem)
+
+    def _chain(self, session: Any, entry: LogEntry) -> None:
+        head = session.execute(
+            select(LogEntry.seq, LogEntry.entry_hash).order_by(LogEntry.seq.desc()).limit(1)
+        ).first()
+        entry.seq = head.seq + 1 if head else 1
+        entry.prev_hash = head.entry_hash if head else GENESIS
+        entry.recorded_at = dt.datetime.now(dt.UTC)
+        entry.entry_hash = entry_hash(entry)
+        session.add(entry)
+        session.flush()
+
+    @staticmethod
+    def _by_request(session: Any, organization: str | None, request_id: str) -> LogEntry | None:
+        query = select(LogEntry).where(
+            LogEntry.kind == "decision",
+            LogEntry.organization == organization,
+            LogEntry.request_id == request_id,
+        )
+        return session.scalars(query).first()
+
+
+def _check(entry: LogEntry, expected_seq: int, previous: str) -> ChainProblem | None:
+    if entry.seq != expected_seq:
+        missing = (
+            f"entry {expected_seq} is missing"
+            if entry.seq > expected_seq
+            else f"entry {entry.seq} appears twice"
+        )
+        return ChainProblem(
+            expected_seq, None, f"{missing}: the chain jumps from {expected_seq - 1} to {entry.seq}"
+        )
+    if entry.prev_hash != previous:
+        return ChainProblem(
+            entry.seq,
+            entry.entry_id,
+            f"does not follow entry {entry.seq - 1}: an entry before it was removed, replaced or reordered",
+        )
+    if entry.entry_hash != entry_hash(entry):
+        return ChainProblem(
+            entry.seq, entry.entry_id, "its content was altered: it no longer matches its hash"
+        )
+    return None

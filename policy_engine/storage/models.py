@@ -1,0 +1,114 @@
+"""The tables: decision log, access trail, API tokens, policy versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Index, Integer, String, Text, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+Timestamp = Annotated[dt.datetime, mapped_column(DateTime(timezone=True))]
+Hash = Annotated[str, mapped_column(String(64))]
+Name = Annotated[str, mapped_column(String(128))]
+Document = Annotated[Any, mapped_column(JSON)]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class LogEntry(Base):
+    """One append-only entry of the decision log, chained to the one before it by hash.
+
+    ``seq`` is the chain position, assigned under the chain lock, so gaps and reorders
+    are visible. A first decision is its own case (``decision_id == entry_id``); later
+    entries about the case (reviewer determinations, appeals) carry its ``decision_id``.
+    """
+
+    __tablename__ = "decision_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    entry_id: Mapped[str] = mapped_column(String(36), unique=True)
+    decision_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    organization: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    request_sha256: Mapped[Hash]
+    member_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    urgency: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(24))
+    received_at: Mapped[Timestamp]
+    recorded_at: Mapped[Timestamp] = mapped_column(index=True)
+    actor: Mapped[Name]
+    actor_role: Mapped[str] = mapped_column(String(16))
+    engine_version: Mapped[str] = mapped_column(String(64))
+    policies: Mapped[Document]
+    request: Mapped[Document]
+    result: Mapped[Document]
+    prev_hash: Mapped[Hash]
+    entry_hash: Mapped[Hash]
+
+    __table_args__ = (
+        Index(
+            "uq_decision_request",
+            "organization",
+            "request_id",
+            unique=True,
+            postgresql_where=text("kind = 'decision'"),
+            sqlite_where=text("kind = 'decision'"),
+        ),
+    )
+
+
+class AccessRecord(Base):
+    """Who read which decision (and so which member's record), and when."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[Timestamp] = mapped_column(index=True)
+    actor: Mapped[Name] = mapped_column(index=True)
+    actor_role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(24))
+    decision_id: Mapped[str] = mapped_column(String(36), index=True)
+    member_id: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class ApiToken(Base):
+    """A bearer token's holder and role; only the token's SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[Name]
+    role: Mapped[str] = mapped_column(String(16))
+    organization: Mapped[str | None] = mapped_column(String(64))
+    physician: Mapped[bool] = mapped_column(Boolean, default=False)
+    token_sha256: Mapped[Hash] = mapped_column(unique=True)
+    created_at: Mapped[Timestamp]
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PolicyVersionRecord(Base):
+    """A stored policy version: its YAML as written, state, hash and effective period."""
+
+    __tablename__ = "policy_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int]
+    state: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[Hash]
+    effective: Mapped[dt.date] = mapped_column(Date)
+    expires: Mapped[dt.date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(Text)
+    source_path: Mapped[str] = mapped_column(Text)
+    author: Mapped[Name]
+    approver: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[Timestamp]
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("uq_policy_version", "policy_id", "version", unique=True),)

@@ -1,0 +1,70 @@
+"""API tokens: issued once, kept only as a SHA-256, looked up by that hash."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from .database import Database
+from .models import ApiToken
+
+ROLES = ("submitter", "reviewer", "author", "cmo", "auditor", "admin")
+_PREFIX = "pe_"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is calling: the token's holder, role and organization."""
+
+    name: str
+    role: str
+    organization: str | None
+    physician: bool = False
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenStore:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def create(self, role: str, name: str, organization: str | None = None, physician: bool = False) -> str:
+        """A new token for the holder; the plain token exists only in the return value."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role '{role}'; one of {', '.join(ROLES)}")
+        if role == "submitter" and not organization:
+            raise ValueError("a submitter token needs an organization")
+        token = _PREFIX + secrets.token_urlsafe(32)
+        with self.database.session() as session:
+            session.add(
+                ApiToken(
+                    name=name,
+                    role=role,
+                    organization=organization,
+                    physician=physician,
+                    token_sha256=_digest(token),
+                    created_at=dt.datetime.now(dt.UTC),
+                )
+            )
+            session.commit()
+        return token
+
+    def authenticate(self, token: str) -> Actor | None:
+        """The holder of a live token, or None."""
+        digest = _digest(token)
+        with self.database.session() as session:
+            row = session.scalars(select(ApiToken).where(ApiToken.token_sha256 == digest)).first()
+        if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_sha256, digest):
+            return None
+        return Actor(row.name, row.role, row.organization, row.physician)
+
+    def count(self) -> int:
+        with self.database.session() as session:
+            return len(session.scalars(select(ApiToken.id)).all())

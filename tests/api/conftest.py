@@ -1,0 +1,145 @@
+"""The service under test, on SQLite (default) or PostgreSQL (``DATABASE_URL=postgresql://…``).
+
+On PostgreSQL a database of its own is created for the run and dropped after it. The
+application is built once per run (compiling the policies is the slow part); every test
+starts from empty log, access and token tables, with the bundled policies stored.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from policy_engine.app import create_app
+from policy_engine.config import normalize_url
+from policy_engine.storage import migrate
+
+initial_guards = importlib.import_module(
+    "policy_engine.storage.migrations.versions.0001_initial"
+).initial_guards
+
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
+CLEARED = ("decision_log", "access_log", "api_tokens")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("DATABASE_URL")
+    if not configured or configured.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        return
+    server = make_url(normalize_url(configured))
+    name = f"policy_engine_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str):  # type: ignore[no-untyped-def]
+    app = create_app({"DATABASE_URL": database_url, "TESTING": True, "POLICIES_DIR": str(POLICIES)})
+    backend = app.extensions["policy_engine"]
+    migrate.upgrade(backend.database)
+    backend.policies.load_directory(POLICIES)
+    backend.catalog.reload()
+    yield app
+    backend.database.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _empty_tables(request: pytest.FixtureRequest) -> None:
+    if "app" not in request.fixturenames:
+        return
+    database = request.getfixturevalue("app").extensions["policy_engine"].database
+    with database.engine.begin() as connection, tampering(connection):
+        for table in CLEARED:
+            connection.execute(text(f"DELETE FROM {table}"))
+
+
+class tampering:
+    """Lifts the log's append-only guard on one connection, as a database owner could."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.sqlite = connection.dialect.name == "sqlite"
+
+    def __enter__(self) -> Any:
+        if self.sqlite:
+            for name in ("decision_log_no_update", "decision_log_no_delete"):
+                self.connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+        else:
+            self.connection.execute(text("SET LOCAL session_replication_role = replica"))
+        return self.connection
+
+    def __exit__(self, *exc: object) -> None:
+        if self.sqlite:
+            for statement in initial_guards("sqlite"):
+                self.connection.execute(text(statement))
+
+
+@pytest.fixture
+def backend(app):  # type: ignore[no-untyped-def]
+    return app.extensions["policy_engine"]
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+@pytest.fixture
+def token(backend):  # type: ignore[no-untyped-def]
+    """A factory: ``token("reviewer", physician=True)`` → an Authorization header."""
+
+    def make(role: str, organization: str | None = None, physician: bool = False, name: str | None = None):
+        if role == "submitter" and organization is None:
+            organization = "clinic-a"
+        value = backend.tokens.create(role, name or f"{role}-{uuid.uuid4().hex[:6]}", organization, physician)
+        return {"Authorization": f"Bearer {value}"}
+
+    return make
+
+
+@pytest.fixture
+def submitter(token):  # type: ignore[no-untyped-def]
+    return token("submitter", organization="clinic-a", name="nurse-a")
+
+
+def cpap_request(request_id: str = "req-1", **changes: Any) -> dict[str, Any]:
+    """A CPAP request that the 2025 policy approves; ``changes`` replace top-level fields."""
+    body: dict[str, Any] = {
+        "request_id": request_id,
+        "urgency": "standard",
+        "member": {"id": "M1001", "birth_date": "1961-04-02", "sex": "F", "plan": "MA-HMO"},
+        "provider": {"npi": "1234567893", "name": "Sleep Clinic"},
+        "diagnoses": ["G47.33", "I10"],
+        "services": [{"code": "E0601", "quantity": 1, "date_of_service": "2025-03-10"}],
+        "clinical": {
+            "ahi": 31,
+            "conditions": ["hypertension"],
+            "evaluation_date": "2025-01-15",
+            "sleep_test_date": "2025-02-01",
+        },
+        "documentation": ["psg-report", "f2f-note"],
+    }
+    body.update(changes)
+    return body
+
+
+def row_count(backend: Any, table: str) -> int:
+    with backend.database.engine.connect() as connection:
+        return connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
