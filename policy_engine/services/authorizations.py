@@ -43,9 +43,6 @@ class Authorizations:
         """
         received = dt.datetime.now(dt.UTC)
         digest = sha256_of(request)
-        earlier = self.log.find_request(actor.organization, request["request_id"])
-        if earlier is not None:
-            return self._retried(earlier, digest), False
         decision = decision_dict(self.catalog.evaluator.evaluate(request))
         problems = invalid_facts(decision)
         if problems:

@@ -22,7 +22,7 @@ class Backend:
         self.config = config
         self.database = Database(url, pool_size=config["DATABASE_POOL_SIZE"])
         self.log = DecisionLog(self.database)
-        self.tokens = TokenStore(self.database)
+        self.tokens = TokenStore(self.database, cache_seconds=config["TOKEN_CACHE_SECONDS"])
         self.policies = PolicyStore(self.database)
         self.trail = AccessTrail(self.database)
         self.catalog = PolicyCatalog(self.policies)

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -52,6 +52,16 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def appending(self) -> Iterator[Connection]:
+        """A transaction holding the log's append lock until it commits or rolls back."""
+        self._after_fork()
+        options = {"immediate": True} if self.is_sqlite else {}
+        with self.engine.connect().execution_options(**options) as connection, connection.begin():
+            if not self.is_sqlite:
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
+            yield connection
 
     def lock_chain(self, session: Session) -> None:
         """Take the log's append lock for the rest of this transaction."""

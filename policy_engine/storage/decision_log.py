@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from .database import Database
 from .models import LogEntry
@@ -43,6 +43,17 @@ _HASHED = (
     "result",
     "prev_hash",
 )
+
+
+# The append path's statements, built once: it runs under the chain lock, so every
+# microsecond spent there is spent by every writer.
+_HEAD = select(LogEntry.seq, LogEntry.entry_hash).order_by(LogEntry.seq.desc()).limit(1)
+_RECORDED = select(*[getattr(LogEntry, name) for name in (*_HASHED, "entry_hash")]).where(
+    LogEntry.kind == "decision",
+    LogEntry.organization == bindparam("organization"),
+    LogEntry.request_id == bindparam("request_id"),
+)
+_INSERT = insert(LogEntry)
 
 
 def canonical_json(value: Any) -> str:
@@ -100,27 +111,21 @@ class DecisionLog:
         The lookup happens under the append lock, so racing retries of one request
         record exactly one decision.
         """
-        with self.database.session() as session:
-            self.database.lock_chain(session)
+        with self.database.appending() as connection:
             if entry.request_id is not None:
-                existing = self._by_request(session, entry.organization, entry.request_id)
+                existing = connection.execute(
+                    _RECORDED, {"organization": entry.organization, "request_id": entry.request_id}
+                ).first()
                 if existing is not None:
-                    return existing, False
-            self._chain(session, entry)
-            session.commit()
-            return entry, True
+                    return LogEntry(**existing._asdict()), False
+            self._chain(connection, entry)
+        return entry, True
 
     def append(self, entry: LogEntry) -> LogEntry:
         """Record a later entry about a case (a determination, an appeal)."""
-        with self.database.session() as session:
-            self.database.lock_chain(session)
-            self._chain(session, entry)
-            session.commit()
-            return entry
-
-    def find_request(self, organization: str | None, request_id: str) -> LogEntry | None:
-        with self.database.session() as session:
-            return self._by_request(session, organization, request_id)
+        with self.database.appending() as connection:
+            self._chain(connection, entry)
+        return entry
 
     def case(self, decision_id: str) -> list[LogEntry]:
         """The entries of one case, first decision first."""
@@ -163,25 +168,14 @@ class DecisionLog:
             )
         return ChainReport(count, expected_seq - 1, previous, problem)
 
-    def _chain(self, session: Any, entry: LogEntry) -> None:
-        head = session.execute(
-            select(LogEntry.seq, LogEntry.entry_hash).order_by(LogEntry.seq.desc()).limit(1)
-        ).first()
+    @staticmethod
+    def _chain(connection: Connection, entry: LogEntry) -> None:
+        head = connection.execute(_HEAD).first()
         entry.seq = head.seq + 1 if head else 1
         entry.prev_hash = head.entry_hash if head else GENESIS
         entry.recorded_at = dt.datetime.now(dt.UTC)
         entry.entry_hash = entry_hash(entry)
-        session.add(entry)
-        session.flush()
-
-    @staticmethod
-    def _by_request(session: Any, organization: str | None, request_id: str) -> LogEntry | None:
-        query = select(LogEntry).where(
-            LogEntry.kind == "decision",
-            LogEntry.organization == organization,
-            LogEntry.request_id == request_id,
-        )
-        return session.scalars(query).first()
+        connection.execute(_INSERT, {name: getattr(entry, name) for name in (*_HASHED, "entry_hash")})
 
 
 def _check(entry: LogEntry, expected_seq: int, previous: str) -> ChainProblem | None:

@@ -1,0 +1,204 @@
+"""Logged decisions per second through the running HTTP service, with p50/p99 latency.
+
+Usage:
+  .venv/bin/python scripts/bench_http.py [--seconds 20] [--clients 8] [--workers 3]
+      [--database postgresql://postgres@127.0.0.1:5432/test]
+  .venv/bin/python scripts/bench_http.py --url http://host:8000 --token TOKEN
+
+Without --url it creates a database of its own on the given PostgreSQL server, loads the
+bundled policies, starts ``policy-engine serve`` (gunicorn) on it, drives it, checks that
+every acknowledged decision is in the log and the chain verifies, then stops the service
+and drops the database. The requests are the bundled policies' tests.yaml cases, made
+valid API requests (member, request_id), so every policy and outcome is exercised.
+The load generator runs on the same machine as the service and competes for its cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from policy_engine.api.schemas import AuthorizationRequestSchema  # noqa: E402
+from policy_engine.testing import find_test_files, load_cases  # noqa: E402
+from policy_engine.values import to_json  # noqa: E402
+
+
+def realistic_requests() -> list[dict]:
+    """The bundled test cases that are valid API requests once given an id and a member."""
+    schema, found = AuthorizationRequestSchema(), []
+    for tests in find_test_files([ROOT / "policies"]):
+        for case, _ in load_cases(tests):
+            request = to_json(case["request"])
+            member = {"id": "M-BENCH", "birth_date": "1960-01-01", **request.get("member", {})}
+            request.update(request_id="x", member=member)
+            if not schema.validate(request):
+                found.append(request)
+    return found
+
+
+def client_loop(url: str, token: str, requests: list[dict], seconds: float, queue) -> None:  # type: ignore[no-untyped-def]
+    target = urllib.parse.urlsplit(url)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    latencies, statuses, ids = [], {}, []
+    deadline = time.perf_counter() + seconds
+    n = 0
+    while time.perf_counter() < deadline:
+        body = dict(requests[(os.getpid() + n) % len(requests)], request_id=uuid.uuid4().hex)
+        n += 1
+        payload = json.dumps(body)
+        start = time.perf_counter()
+        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+        connection.request("POST", "/api/v1/authorizations", payload, headers)
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        latencies.append(time.perf_counter() - start)
+        statuses[response.status] = statuses.get(response.status, 0) + 1
+        if response.status == 201:
+            ids.append(json.loads(data)["decision_id"])
+    queue.put((latencies, statuses, ids))
+
+
+def drive(url: str, token: str, clients: int, seconds: float) -> tuple[list[float], dict, list[str], float]:
+    requests = realistic_requests()
+    queue: multiprocessing.Queue = multiprocessing.Queue()
+    processes = [
+        multiprocessing.Process(target=client_loop, args=(url, token, requests, seconds, queue))
+        for _ in range(clients)
+    ]
+    started = time.perf_counter()
+    for process in processes:
+        process.start()
+    results = [queue.get() for _ in processes]
+    elapsed = time.perf_counter() - started
+    for process in processes:
+        process.join()
+    latencies = sorted(x for r in results for x in r[0])
+    statuses: dict[int, int] = {}
+    for _, counts, _ in results:
+        for status, count in counts.items():
+            statuses[status] = statuses.get(status, 0) + count
+    return latencies, statuses, [i for r in results for i in r[2]], elapsed
+
+
+def report(latencies: list[float], statuses: dict, elapsed: float, clients: int) -> None:
+    created = statuses.get(201, 0)
+    print(f"clients {clients}, {elapsed:.1f} s, responses {dict(sorted(statuses.items()))}")
+    print(f"logged decisions/s {created / elapsed:8.0f}")
+    p50, p99 = statistics.median(latencies), latencies[int(len(latencies) * 0.99)]
+    print(f"latency p50 {p50 * 1e3:6.1f} ms   p99 {p99 * 1e3:6.1f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers of the service started here")
+    parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--url")
+    parser.add_argument("--token")
+    args = parser.parse_args()
+    if args.url:
+        latencies, statuses, _, elapsed = drive(args.url, args.token, args.clients, args.seconds)
+        report(latencies, statuses, elapsed, args.clients)
+        return
+    with Service(args.database, args.workers) as service:
+        print(f"service: gunicorn, {args.workers} sync workers, {service.where}; {os.cpu_count()} cores")
+        drive(service.url, service.token, args.clients, 2)  # warm-up, not counted
+        latencies, statuses, ids, elapsed = drive(service.url, service.token, args.clients, args.seconds)
+        report(latencies, statuses, elapsed, args.clients)
+        service.check(set(ids))
+
+
+class Service:
+    """A service of its own on a fresh database, stopped and dropped afterwards."""
+
+    def __init__(self, server_url: str, workers: int) -> None:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        from policy_engine.config import normalize_url
+
+        self.text = text
+        self.server = make_url(normalize_url(server_url))
+        self.name = f"policy_engine_bench_{uuid.uuid4().hex[:8]}"
+        self.admin = create_engine(self.server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        self.database_url = self.server.set(database=self.name).render_as_string(hide_password=False)
+        self.where = f"PostgreSQL database {self.name}"
+        self.url = "http://127.0.0.1:8931"
+        self.workers = workers
+
+    def __enter__(self) -> Service:
+        with self.admin.connect() as connection:
+            connection.execute(self.text(f'CREATE DATABASE "{self.name}"'))
+        env = {**os.environ, "DATABASE_URL": self.database_url}
+        cli = str(ROOT / ".venv" / "bin" / "policy-engine")
+        subprocess.run([cli, "db", "upgrade"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [cli, "policies", "load", str(ROOT / "policies")], env=env, check=True, capture_output=True
+        )
+        self.token = subprocess.run(
+            [cli, "tokens", "create", "--role", "submitter", "--name", "bench", "--organization", "bench"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        self.process = subprocess.Popen(
+            [cli, "serve", "--bind", "127.0.0.1:8931", "--workers", str(self.workers)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(300):
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", 8931, timeout=2)
+                connection.request("GET", "/healthz")
+                if connection.getresponse().status == 200:
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("the service did not start")
+
+    def check(self, acknowledged: set[str]) -> None:
+        from sqlalchemy import create_engine
+
+        engine = create_engine(self.database_url)
+        with engine.connect() as connection:
+            logged = {row[0] for row in connection.execute(self.text("SELECT decision_id FROM decision_log"))}
+        engine.dispose()
+        env = {**os.environ, "DATABASE_URL": self.database_url}
+        verify = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "policy-engine"), "audit", "verify"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        print(f"acknowledged decisions missing from the log: {len(acknowledged - logged)}")
+        print(f"audit verify: {(verify.stdout or verify.stderr).strip()}")
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        with self.admin.connect() as connection:
+            connection.execute(self.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
