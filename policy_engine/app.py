@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, abort, request
+from flask import Flask
 from flask_smorest import Api
 
 from . import __version__
-from .api import audit, authorizations, errors, health
+from .api import audit, authorizations, errors, health, policies
+from .api.content import require_accepted_body
 from .config import DEFAULTS, database_url, from_environment
 from .operations import COMMANDS
 from .services.backend import Backend
@@ -38,18 +39,11 @@ def create_app(config: dict[str, Any] | None = None, instance_path: str | None =
 
     api = Api(app, spec_kwargs={"security": [{"bearer": []}]})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    for blueprint in (health.blp, authorizations.blp, audit.blp):
+    for blueprint in (health.blp, authorizations.blp, policies.blp, audit.blp):
         api.register_blueprint(blueprint)
     errors.register(app)
     for command in COMMANDS:
         app.cli.add_command(command)
-    app.before_request(_require_json_body)
+    app.before_request(require_accepted_body)
     logging.getLogger("policy_engine").setLevel(logging.INFO)
     return app
-
-
-def _require_json_body() -> None:
-    """A POST with a body must say it is JSON (415 otherwise), before anything parses it."""
-    chunked = "chunked" in request.headers.get("Transfer-Encoding", "")
-    if request.method == "POST" and (request.content_length or chunked) and not request.is_json:
-        abort(415, description="the body must be JSON (Content-Type: application/json)")

@@ -85,6 +85,31 @@ def evaluate(policy_dir: str, as_json: bool, request_file) -> None:
     click.echo(json.dumps(data, indent=2) if as_json else render_text(data))
 
 
+@main.command()
+@click.argument("old_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("new_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the diff as JSON.")
+def diff(old_file: str, new_file: str, as_json: bool) -> None:
+    """Compare two versions of a policy: what changed, and whether it tightens or loosens."""
+    from .diff import diff_policies
+    from .diff import render_text as render_diff
+    from .loader import load_policy_file
+
+    versions, problems = [], []
+    for path in (old_file, new_file):
+        try:
+            versions.append(load_policy_file(path))
+        except PolicyInvalid as invalid:
+            problems += invalid.problems
+    if problems:
+        for problem in problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"{len(problems)} problem(s) found.", err=True)
+        sys.exit(1)
+    result = diff_policies(*versions)
+    click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False) if as_json else render_diff(result))
+
+
 @main.command("list")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 def list_files(paths: tuple[str, ...]) -> None:

@@ -17,9 +17,18 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "DATABASE_POOL_SIZE": 5,
     "TOKEN_CACHE_SECONDS": 30,  # how long a checked token is trusted without a query
+    "POLICY_REFRESH_SECONDS": 2,  # how often a worker looks for approved or retired versions
+    "IMPACT_DAYS": 90,  # the default period an impact analysis replays
 }
 
-_INTEGERS = {"AUTHORIZATION_VALID_DAYS", "MAX_CONTENT_LENGTH", "DATABASE_POOL_SIZE", "TOKEN_CACHE_SECONDS"}
+_INTEGERS = {
+    "AUTHORIZATION_VALID_DAYS",
+    "MAX_CONTENT_LENGTH",
+    "DATABASE_POOL_SIZE",
+    "TOKEN_CACHE_SECONDS",
+    "IMPACT_DAYS",
+}
+_NUMBERS = {"POLICY_REFRESH_SECONDS"}
 _FLAGS = {"LOAD_BUNDLED_POLICIES"}
 
 
@@ -35,6 +44,8 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
             continue
         if name in _INTEGERS:
             found[name] = int(raw)
+        elif name in _NUMBERS:
+            found[name] = float(raw)
         elif name in _FLAGS:
             found[name] = raw.strip().lower() in ("1", "true", "yes", "on")
         else:

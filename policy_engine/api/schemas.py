@@ -201,3 +201,84 @@ class ErrorSchema(Schema):
 class HealthSchema(Schema):
     status = fields.String()
     database = fields.String()
+
+
+class PolicyVersionSchema(Schema):
+    policy = fields.String()
+    version = fields.Integer()
+    state = fields.String(metadata={"enum": ["draft", "approved", "superseded", "retired", "rejected"]})
+    title = fields.String()
+    sha256 = fields.String()
+    effective = fields.String()
+    expires = fields.String(allow_none=True)
+    retired_on = fields.String(allow_none=True)
+    author = fields.String()
+    approver = fields.String(allow_none=True)
+    created_at = fields.String()
+    decided_at = fields.String(allow_none=True)
+    comment = fields.String(allow_none=True)
+
+
+class PolicyVersionSourceSchema(PolicyVersionSchema):
+    yaml = fields.String(metadata={"description": "the version's YAML exactly as submitted"})
+
+
+class PolicyEventSchema(Schema):
+    version = fields.Integer()
+    action = fields.String()
+    actor = fields.String()
+    role = fields.String()
+    at = fields.String()
+    comment = fields.String(allow_none=True)
+
+
+class PolicyHistorySchema(Schema):
+    policy = fields.String()
+    title = fields.String()
+    versions = fields.List(fields.Nested(PolicyVersionSchema))
+    events = fields.List(fields.Nested(PolicyEventSchema))
+
+
+class PolicySummarySchema(Schema):
+    policy = fields.String()
+    title = fields.String()
+    current = fields.Nested(PolicyVersionSchema, allow_none=True)
+    drafts = fields.List(fields.Integer())
+    retired = fields.Boolean()
+
+
+class ApproveSchema(Strict):
+    comment = fields.String(validate=validate.Length(max=4000))
+
+
+class RejectSchema(Strict):
+    comment = fields.String(required=True, validate=validate.Length(1, 4000))
+
+
+class RetireSchema(Strict):
+    comment = fields.String(required=True, validate=validate.Length(1, 4000))
+    last_day = fields.Date(metadata={"description": "last date of service it governs; today by default"})
+
+
+class DiffQuerySchema(Strict):
+    from_ = fields.Integer(data_key="from", required=True, validate=validate.Range(min=1))
+    to = fields.Integer(required=True, validate=validate.Range(min=1))
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "text"]))
+
+
+class ImpactRequestSchema(Strict):
+    from_ = fields.Date(data_key="from", metadata={"description": "first day (UTC); 90 days ago by default"})
+    to = fields.Date(metadata={"description": "last day (UTC); today by default"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+
+
+class ImpactSchema(Schema):
+    policy = fields.String()
+    version = fields.Integer()
+    period = fields.Dict()
+    decisions_examined = fields.Integer()
+    decisions_changed = fields.Integer()
+    lines = fields.List(fields.Dict(), metadata={"description": "line totals by old → new determination"})
+    changed = fields.List(
+        fields.Dict(), metadata={"description": "decisions that would change (up to limit)"}
+    )

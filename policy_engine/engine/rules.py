@@ -59,10 +59,11 @@ class RulesHost:
         self._compiled: dict[str, CompiledPolicy] = {}
 
     def compile(self, policy: Policy) -> CompiledPolicy:
-        """Register the version's rulesets (once per ``<id>@<version>``)."""
+        """Register the version's rulesets (once per ``<id>@<version>`` and content)."""
         with self._lock:
-            if policy.key in self._compiled:
-                return self._compiled[policy.key]
+            cached = self._compiled.get(policy.key)
+            if cached is not None and cached.policy.sha256 == policy.sha256:
+                return cached
             compiled = _compile(policy)
             self._compiled[policy.key] = compiled
             return compiled

@@ -13,6 +13,7 @@ from ..storage.tokens import TokenStore
 from .audit import Audit
 from .authorizations import Authorizations
 from .catalog import PolicyCatalog
+from .policy_review import PolicyReview
 
 
 class Backend:
@@ -25,7 +26,7 @@ class Backend:
         self.tokens = TokenStore(self.database, cache_seconds=config["TOKEN_CACHE_SECONDS"])
         self.policies = PolicyStore(self.database)
         self.trail = AccessTrail(self.database)
-        self.catalog = PolicyCatalog(self.policies)
+        self.catalog = PolicyCatalog(self.policies, refresh_seconds=config["POLICY_REFRESH_SECONDS"])
         self.authorizations = Authorizations(
             self.catalog,
             self.log,
@@ -34,6 +35,7 @@ class Backend:
             valid_days=config["AUTHORIZATION_VALID_DAYS"],
         )
         self.audit = Audit(self.log, self.catalog, self.authorizations)
+        self.review = PolicyReview(self.policies, self.catalog, self.log, impact_days=config["IMPACT_DAYS"])
 
     def prepare(self) -> list[str]:
         """Migrate, and on the embedded default load the bundled policies into an empty store.

@@ -1,31 +1,64 @@
-"""The policy versions in force, compiled once per process and shared by every request."""
+"""The policy versions in force, compiled once per process and kept current.
+
+Every process (each gunicorn worker) checks the store's policy generation at most every
+``refresh_seconds``; when a version was approved or retired elsewhere it builds a new
+evaluator and swaps it in. A request takes the evaluator once, at its start, so a
+decision is judged wholly by the versions in force when it began.
+"""
 
 from __future__ import annotations
+
+import logging
+import threading
+import time
 
 from ..engine.evaluator import Evaluator
 from ..engine.rules import RulesHost
 from ..model import Policy
 from ..storage.policy_store import PolicyStore
 
+log = logging.getLogger(__name__)
+
 
 class PolicyCatalog:
-    """Holds the evaluator over the stored versions in force; rebuilt when they change."""
+    """Holds the evaluator over the stored versions in force; rebuilds it when they change."""
 
-    def __init__(self, store: PolicyStore) -> None:
+    def __init__(self, store: PolicyStore, refresh_seconds: float = 2.0) -> None:
         self.store = store
         self.host = RulesHost()
+        self.refresh_seconds = refresh_seconds
         self._evaluator: Evaluator | None = None
+        self._generation = -1
+        self._checked = 0.0
+        self._lock = threading.Lock()
 
     @property
     def evaluator(self) -> Evaluator:
-        if self._evaluator is None:
-            self.reload()
+        """The current evaluator, reloaded first if the store changed since the last look."""
+        if self._evaluator is None or time.monotonic() - self._checked >= self.refresh_seconds:
+            self._refresh()
         assert self._evaluator is not None
         return self._evaluator
 
     def reload(self) -> None:
-        self._evaluator = Evaluator(self.store.in_force(), host=self.host)
+        """Rebuild from the store now (after a change made by this process)."""
+        with self._lock:
+            self._load(self.store.generation())
 
     def evaluator_for(self, policies: list[Policy]) -> Evaluator:
         """An evaluator over exactly these versions, sharing compiled rulesets."""
         return Evaluator(policies, host=self.host)
+
+    def _refresh(self) -> None:
+        with self._lock:
+            self._checked = time.monotonic()
+            generation = self.store.generation()
+            if generation != self._generation or self._evaluator is None:
+                self._load(generation)
+
+    def _load(self, generation: int) -> None:
+        self._evaluator = Evaluator(self.store.in_force(), host=self.host)
+        if self._generation >= 0:
+            log.info("policies reloaded at generation %s", generation)
+        self._generation = generation
+        self._checked = time.monotonic()

@@ -133,10 +133,18 @@ class DecisionLog:
             query = select(LogEntry).where(LogEntry.decision_id == decision_id).order_by(LogEntry.seq)
             return list(session.scalars(query))
 
-    def entries(self, batch: int = 1000) -> Iterator[LogEntry]:
-        """Every entry in chain order, streamed in batches (bounded memory)."""
+    def entries(
+        self, batch: int = 1000, period: tuple[dt.datetime, dt.datetime] | None = None
+    ) -> Iterator[LogEntry]:
+        """Every entry in chain order (or the first decisions recorded in a period), in batches."""
+        query = select(LogEntry).order_by(LogEntry.seq).execution_options(yield_per=batch)
+        if period is not None:
+            query = query.where(
+                LogEntry.kind == "decision",
+                LogEntry.recorded_at >= period[0],
+                LogEntry.recorded_at <= period[1],
+            )
         with self.database.session() as session:
-            query = select(LogEntry).order_by(LogEntry.seq).execution_options(yield_per=batch)
             result = session.scalars(query)
             try:
                 for entry in result:

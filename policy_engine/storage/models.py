@@ -110,5 +110,21 @@ class PolicyVersionRecord(Base):
     created_at: Mapped[Timestamp]
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     comment: Mapped[str | None] = mapped_column(Text)
+    retired_on: Mapped[dt.date | None] = mapped_column(Date)
 
     __table_args__ = (Index("uq_policy_version", "policy_id", "version", unique=True),)
+
+
+class PolicyEvent(Base):
+    """One step in a policy's history: submitted, approved, rejected, superseded, retired, loaded."""
+
+    __tablename__ = "policy_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int]
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[Name]
+    actor_role: Mapped[str] = mapped_column(String(16))
+    at: Mapped[Timestamp]
+    comment: Mapped[str | None] = mapped_column(Text)

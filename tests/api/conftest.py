@@ -28,6 +28,7 @@ initial_guards = importlib.import_module(
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 CLEARED = ("decision_log", "access_log", "api_tokens")
+POLICY_TABLES = ("policy_versions", "policy_events")
 
 
 @pytest.fixture(scope="session")
@@ -56,18 +57,37 @@ def app(database_url: str):  # type: ignore[no-untyped-def]
     migrate.upgrade(backend.database)
     backend.policies.load_directory(POLICIES)
     backend.catalog.reload()
+    with backend.database.engine.connect() as connection:
+        app.config["POLICY_SNAPSHOT"] = {
+            table: [dict(row._mapping) for row in connection.execute(text(f"SELECT * FROM {table}"))]
+            for table in POLICY_TABLES
+        }
+    app.config["POLICY_GENERATION"] = backend.policies.generation()
     yield app
     backend.database.dispose()
 
 
 @pytest.fixture(autouse=True)
 def _empty_tables(request: pytest.FixtureRequest) -> None:
+    """Each test starts with an empty log and the bundled policies as first loaded."""
     if "app" not in request.fixturenames:
         return
-    database = request.getfixturevalue("app").extensions["policy_engine"].database
-    with database.engine.begin() as connection, tampering(connection):
-        for table in CLEARED:
-            connection.execute(text(f"DELETE FROM {table}"))
+    app = request.getfixturevalue("app")
+    backend = app.extensions["policy_engine"]
+    restore = backend.policies.generation() != app.config["POLICY_GENERATION"]
+    with backend.database.engine.begin() as connection:
+        with tampering(connection):
+            for table in CLEARED:
+                connection.execute(text(f"DELETE FROM {table}"))
+        if restore:
+            for table in POLICY_TABLES:
+                connection.execute(text(f"DELETE FROM {table}"))
+                rows = app.config["POLICY_SNAPSHOT"][table]
+                columns = ", ".join(rows[0])
+                values = ", ".join(f":{name}" for name in rows[0])
+                connection.execute(text(f"INSERT INTO {table} ({columns}) VALUES ({values})"), rows)
+    if restore:
+        backend.catalog.reload()
 
 
 class tampering:
