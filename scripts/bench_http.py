@@ -21,7 +21,6 @@ import json
 import multiprocessing
 import os
 import statistics
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -34,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from policy_engine.api.schemas import AuthorizationRequestSchema  # noqa: E402
 from policy_engine.testing import find_test_files, load_cases  # noqa: E402
 from policy_engine.values import to_json  # noqa: E402
+from scripts.throwaway_service import Service  # noqa: E402
 
 
 def realistic_requests() -> list[dict]:
@@ -119,85 +119,10 @@ def main() -> None:
         return
     with Service(args.database, args.workers) as service:
         print(f"service: gunicorn, {args.workers} sync workers, {service.where}; {os.cpu_count()} cores")
-        drive(service.url, service.token, args.clients, 2)  # warm-up, not counted
-        latencies, statuses, ids, elapsed = drive(service.url, service.token, args.clients, args.seconds)
+        drive(service.url, service.submitter, args.clients, 2)  # warm-up, not counted
+        latencies, statuses, ids, elapsed = drive(service.url, service.submitter, args.clients, args.seconds)
         report(latencies, statuses, elapsed, args.clients)
         service.check(set(ids))
-
-
-class Service:
-    """A service of its own on a fresh database, stopped and dropped afterwards."""
-
-    def __init__(self, server_url: str, workers: int) -> None:
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.engine import make_url
-
-        from policy_engine.config import normalize_url
-
-        self.text = text
-        self.server = make_url(normalize_url(server_url))
-        self.name = f"policy_engine_bench_{uuid.uuid4().hex[:8]}"
-        self.admin = create_engine(self.server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        self.database_url = self.server.set(database=self.name).render_as_string(hide_password=False)
-        self.where = f"PostgreSQL database {self.name}"
-        self.url = "http://127.0.0.1:8931"
-        self.workers = workers
-
-    def __enter__(self) -> Service:
-        with self.admin.connect() as connection:
-            connection.execute(self.text(f'CREATE DATABASE "{self.name}"'))
-        env = {**os.environ, "DATABASE_URL": self.database_url}
-        cli = str(ROOT / ".venv" / "bin" / "policy-engine")
-        subprocess.run([cli, "db", "upgrade"], env=env, check=True, capture_output=True)
-        subprocess.run(
-            [cli, "policies", "load", str(ROOT / "policies")], env=env, check=True, capture_output=True
-        )
-        self.token = subprocess.run(
-            [cli, "tokens", "create", "--role", "submitter", "--name", "bench", "--organization", "bench"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        self.process = subprocess.Popen(
-            [cli, "serve", "--bind", "127.0.0.1:8931", "--workers", str(self.workers)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(300):
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", 8931, timeout=2)
-                connection.request("GET", "/healthz")
-                if connection.getresponse().status == 200:
-                    return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("the service did not start")
-
-    def check(self, acknowledged: set[str]) -> None:
-        from sqlalchemy import create_engine
-
-        engine = create_engine(self.database_url)
-        with engine.connect() as connection:
-            logged = {row[0] for row in connection.execute(self.text("SELECT decision_id FROM decision_log"))}
-        engine.dispose()
-        env = {**os.environ, "DATABASE_URL": self.database_url}
-        verify = subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "policy-engine"), "audit", "verify"],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        print(f"acknowledged decisions missing from the log: {len(acknowledged - logged)}")
-        print(f"audit verify: {(verify.stdout or verify.stderr).strip()}")
-
-    def __exit__(self, *exc: object) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        with self.admin.connect() as connection:
-            connection.execute(self.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-        self.admin.dispose()
 
 
 if __name__ == "__main__":

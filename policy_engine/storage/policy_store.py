@@ -7,7 +7,9 @@ the history always says who did what, when and why.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -185,7 +187,7 @@ class PolicyStore:
 
 def parse_records(rows: list[PolicyVersionRecord]) -> list[Policy]:
     """Stored versions as policies, with effective periods linked and retirements applied."""
-    policies = [parse_policy_text(row.source, row.source_path) for row in rows]
+    policies = [dataclasses.replace(_parsed(row.source, row.source_path), ends=None) for row in rows]
     problems = link_versions(policies)
     if problems:
         raise PolicyInvalid(problems)
@@ -193,6 +195,12 @@ def parse_records(rows: list[PolicyVersionRecord]) -> list[Policy]:
         if row.retired_on is not None:
             policy.ends = row.retired_on if policy.ends is None else min(policy.ends, row.retired_on)
     return policies
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(source: str, path: str) -> Policy:
+    """A version's text parses to the same policy every time; copies get their own period."""
+    return parse_policy_text(source, path)
 
 
 def _find(session: Session, policy_id: str, version: int) -> PolicyVersionRecord | None:
