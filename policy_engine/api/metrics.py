@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Response, current_app
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from ..services.metrics import as_csv
 from .auth import requires
@@ -17,7 +18,7 @@ blp = Blueprint("metrics", __name__, url_prefix="/api/v1", description="Metrics"
 
 @blp.route("/metrics", methods=["GET"])
 @requires("cmo", "auditor")
-@blp.arguments(MetricsQuerySchema, location="query")
+@blp.arguments(MetricsQuerySchema, location="query", unknown=RAISE)
 @blp.response(200, description="Figures per urgency and per policy and urgency")
 def metrics(query: dict[str, Any]) -> Any:
     """Approval, denial, appeal and extension rates, time to determination, pend aging, overdue."""

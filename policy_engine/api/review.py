@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import current_app
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from .auth import current_actor, requires
 from .review_schemas import (
@@ -28,7 +29,7 @@ def _backend() -> Any:
 
 @blp.route("", methods=["GET"])
 @requires("reviewer")
-@blp.arguments(QueueQuerySchema, location="query")
+@blp.arguments(QueueQuerySchema, location="query", unknown=RAISE)
 @blp.response(200, QueueSchema)
 def queue(query: dict[str, Any]) -> dict[str, Any]:
     """Pended lines, the soonest due first; pass ``next_cursor`` back as ``cursor`` for the next page."""
