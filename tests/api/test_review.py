@@ -206,3 +206,24 @@ def test_bad_appeals_are_refused(client, backend, submitter, body, status, field
     response = client.post(f"{URL}/{case['decision_id']}/appeals", json=body, headers=submitter)
     assert response.status_code == status and field in response.get_json()["errors"]
     assert row_count(backend, "decision_log") == 1
+
+
+def test_two_physicians_deciding_one_line_at_once_record_one_determination(
+    app, backend, submitter, doctor, second_doctor
+):
+    case = submit(app.test_client(), submitter, clinical_review())
+    results: list[int] = []
+
+    def decide(headers):  # type: ignore[no-untyped-def]
+        response = determine(
+            app.test_client(), headers, case["decision_id"], outcome="denied", criteria=["ahi-15"]
+        )
+        results.append(response.status_code)
+
+    threads = [threading.Thread(target=decide, args=(h,)) for h in (doctor, second_doctor) * 3]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [201] + [409] * 5
+    assert [e.kind for e in backend.log.case(case["decision_id"])] == ["decision", "determination"]
