@@ -19,6 +19,8 @@ DEFAULTS: dict[str, Any] = {
     "TOKEN_CACHE_SECONDS": 30,  # how long a checked token is trusted without a query
     "POLICY_REFRESH_SECONDS": 2,  # how often a worker looks for approved or retired versions
     "IMPACT_DAYS": 90,  # the default period an impact analysis replays
+    "EXTENSION_DAYS": 14,  # how far the one extension of a review deadline moves it (42 CFR 422.568(b))
+    "APPEAL_DAYS": 30,  # standard reconsideration deadline in days; expedited is 72 hours
 }
 
 _INTEGERS = {
@@ -27,6 +29,8 @@ _INTEGERS = {
     "DATABASE_POOL_SIZE",
     "TOKEN_CACHE_SECONDS",
     "IMPACT_DAYS",
+    "EXTENSION_DAYS",
+    "APPEAL_DAYS",
 }
 _NUMBERS = {"POLICY_REFRESH_SECONDS"}
 _FLAGS = {"LOAD_BUNDLED_POLICIES"}

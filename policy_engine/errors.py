@@ -79,3 +79,15 @@ class RequestConflict(ServiceError):
 
 class NotFound(ServiceError):
     code = "not_found"
+
+
+class Forbidden(ServiceError):
+    """The caller's role admits the call, but not this use of it (e.g. a nurse denying)."""
+
+    code = "forbidden"
+
+
+class Conflict(ServiceError):
+    """The case is not in a state that admits the call (claimed, decided, already extended)."""
+
+    code = "conflict"

@@ -8,7 +8,16 @@ from typing import Any
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from ..errors import NotFound, PolicyConflict, PolicyInvalid, RequestConflict, RequestInvalid, ServiceError
+from ..errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PolicyConflict,
+    PolicyInvalid,
+    RequestConflict,
+    RequestInvalid,
+    ServiceError,
+)
 from ..storage.database import UNAVAILABLE
 
 log = logging.getLogger(__name__)
@@ -26,7 +35,14 @@ _CODES = {
     429: "too_many_requests",
     503: "unavailable",
 }
-_STATUS = {RequestInvalid: 422, RequestConflict: 409, NotFound: 404, PolicyConflict: 409}
+_STATUS = {
+    RequestInvalid: 422,
+    RequestConflict: 409,
+    NotFound: 404,
+    PolicyConflict: 409,
+    Forbidden: 403,
+    Conflict: 409,
+}
 
 
 def error_response(status: int, code: str, message: str, errors: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]

@@ -120,15 +120,39 @@ class LineSchema(Schema):
     index = fields.Integer()
     code = fields.String()
     date_of_service = fields.String()
-    outcome = fields.String(metadata={"enum": ["approved", "not_covered", "pended"]})
+    outcome = fields.String(
+        metadata={"enum": ["approved", "not_covered", "pended", "partially_approved", "modified", "denied"]}
+    )
     reason = fields.String(
-        allow_none=True, metadata={"enum": ["no_policy", "clinical_review", "missing_information"]}
+        allow_none=True,
+        metadata={
+            "description": "why a line is pended, or a denial's reason code",
+            "enum": [
+                "no_policy",
+                "clinical_review",
+                "missing_information",
+                "appeal",
+                "medical_necessity",
+                "not_covered",
+                "insufficient_documentation",
+            ],
+        },
     )
     x12_action = fields.String()
     authorization_number = fields.String()
     valid_from = fields.String()
     valid_to = fields.String()
     due_by = fields.String()
+    extended = fields.Boolean()
+    quantity_approved = fields.Integer(allow_none=True)
+    rationale = fields.String()
+    criteria = fields.List(fields.String())
+    modification = fields.String()
+    physician = fields.Boolean()
+    on_appeal = fields.Boolean()
+    determined_by = fields.String()
+    determined_at = fields.String(allow_none=True)
+    appeal = fields.Dict(metadata={"description": "the appeal a line is pended for"})
     missing = fields.List(fields.String())
     decided_by = fields.List(fields.Dict())
     policies = fields.List(
@@ -145,7 +169,19 @@ class PolicyUsedSchema(Schema):
 class DecisionSchema(Schema):
     decision_id = fields.String()
     request_id = fields.String()
-    status = fields.String(metadata={"enum": ["approved", "not_covered", "pended", "partial"]})
+    status = fields.String(
+        metadata={
+            "enum": [
+                "approved",
+                "not_covered",
+                "pended",
+                "partial",
+                "partially_approved",
+                "modified",
+                "denied",
+            ]
+        }
+    )
     urgency = fields.String()
     member_id = fields.String(allow_none=True)
     received_at = fields.String()

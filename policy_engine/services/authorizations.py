@@ -7,12 +7,14 @@ import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .. import clock
 from ..engine.trace import decision_dict
 from ..errors import NotFound, RequestConflict, RequestInvalid
 from ..storage.access_trail import AccessTrail
 from ..storage.decision_log import DecisionLog, sha256_of, utc
 from ..storage.models import LogEntry
 from ..storage.tokens import Actor
+from .case_state import current_lines, request_status
 from .catalog import PolicyCatalog
 
 SEES_EVERY_ORGANIZATION = ("reviewer", "cmo", "auditor")
@@ -41,7 +43,7 @@ class Authorizations:
         The decision is committed to the log before this returns; a retry with the same
         ``request_id`` gets the recorded decision back, a different body under it a conflict.
         """
-        received = dt.datetime.now(dt.UTC)
+        received = clock.now()
         digest = sha256_of(request)
         decision = decision_dict(self.catalog.evaluator.evaluate(request))
         problems = invalid_facts(decision)
@@ -49,7 +51,7 @@ class Authorizations:
             raise RequestInvalid("some facts have a type the policies cannot read", problems)
         decision_id = str(uuid.uuid4())
         for line in decision["lines"]:
-            self._complete_line(line, decision_id, request.get("urgency", "standard"), received)
+            self.complete_line(line, decision_id, request.get("urgency", "standard"), received)
         entry, created = self.log.append_decision(
             LogEntry(
                 entry_id=decision_id,
@@ -76,10 +78,15 @@ class Authorizations:
 
     def read(self, decision_id: str, actor: Actor, action: str = "read") -> list[LogEntry]:
         """A case's entries, if the actor may see it; the read itself is recorded."""
+        entries = self.entries(decision_id, actor)
+        self.trail.record(actor, action, entries[0].decision_id, entries[0].member_id)
+        return entries
+
+    def entries(self, decision_id: str, actor: Actor) -> list[LogEntry]:
+        """A case's entries, if the actor may see it (404 otherwise, as for an unknown case)."""
         entries = self.log.case(_uuid_text(decision_id))
         if not entries or not may_see(actor, entries[0]):
             raise NotFound(f"no decision '{decision_id}'")
-        self.trail.record(actor, action, entries[0].decision_id, entries[0].member_id)
         return entries
 
     def _retried(self, entry: LogEntry, digest: str) -> dict[str, Any]:
@@ -89,9 +96,9 @@ class Authorizations:
                 f"(decision {entry.decision_id})",
                 {"request_id": ["already used for a different request"]},
             )
-        return case_view([entry])
+        return case_view(self.log.case(entry.decision_id))
 
-    def _complete_line(
+    def complete_line(
         self, line: dict[str, Any], decision_id: str, urgency: str, received: dt.datetime
     ) -> None:
         """What the engine does not decide: authorization numbers, validity, deadlines."""
@@ -161,12 +168,13 @@ def may_see(actor: Actor, entry: LogEntry) -> bool:
 
 
 def case_view(entries: list[LogEntry]) -> dict[str, Any]:
-    """A case as clients see it: the first decision, then every later entry about it."""
+    """A case as clients see it: its lines as they stand now, then every later entry about it."""
     first = entries[0]
+    lines = current_lines(entries)
     return {
         "decision_id": first.decision_id,
         "request_id": first.request_id,
-        "status": first.status,
+        "status": request_status(lines),
         "urgency": first.urgency,
         "member_id": first.member_id,
         "received_at": iso(first.received_at),
@@ -174,7 +182,7 @@ def case_view(entries: list[LogEntry]) -> dict[str, Any]:
         "submitted_by": first.actor,
         "engine_version": first.engine_version,
         "policies": first.policies,
-        "lines": first.result["lines"],
+        "lines": lines,
         "entry_hash": first.entry_hash,
         "determinations": [
             {

@@ -9,11 +9,15 @@ from ..storage.access_trail import AccessTrail
 from ..storage.database import Database
 from ..storage.decision_log import DecisionLog
 from ..storage.policy_store import PolicyStore
+from ..storage.review_store import ReviewStore
 from ..storage.tokens import TokenStore
 from .audit import Audit
 from .authorizations import Authorizations
 from .catalog import PolicyCatalog
+from .metrics import Metrics
 from .policy_review import PolicyReview
+from .review import ClinicalReview
+from .review_queue import ReviewQueue
 
 
 class Backend:
@@ -36,6 +40,17 @@ class Backend:
         )
         self.audit = Audit(self.log, self.catalog, self.authorizations)
         self.review = PolicyReview(self.policies, self.catalog, self.log, impact_days=config["IMPACT_DAYS"])
+        self.review_store = ReviewStore(self.database)
+        self.review_queue = ReviewQueue(self.authorizations, self.review_store)
+        self.clinical_review = ClinicalReview(
+            self.authorizations,
+            self.catalog,
+            self.log,
+            self.review_store,
+            extension_days=config["EXTENSION_DAYS"],
+            appeal_days=config["APPEAL_DAYS"],
+        )
+        self.metrics = Metrics(self.review_store)
 
     def prepare(self) -> list[str]:
         """Migrate, and on the embedded default load the bundled policies into an empty store.

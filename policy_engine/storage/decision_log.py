@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 
+from .. import clock
+from ..errors import Conflict
 from .database import Database
 from .models import LogEntry
 
@@ -54,6 +56,7 @@ _RECORDED = select(*[getattr(LogEntry, name) for name in (*_HASHED, "entry_hash"
     LogEntry.request_id == bindparam("request_id"),
 )
 _INSERT = insert(LogEntry)
+_LATEST = select(func.max(LogEntry.seq)).where(LogEntry.decision_id == bindparam("decision_id"))
 
 
 def canonical_json(value: Any) -> str:
@@ -121,9 +124,20 @@ class DecisionLog:
             self._chain(connection, entry)
         return entry, True
 
-    def append(self, entry: LogEntry) -> LogEntry:
-        """Record a later entry about a case (a determination, an appeal)."""
+    def append(self, entry: LogEntry, after: int | None = None) -> LogEntry:
+        """Record a later entry about a case (a determination, an appeal).
+
+        With ``after``, the seq of the case's latest entry its author read, the entry is
+        recorded only if nothing was added to the case since; otherwise ``Conflict``.
+        """
         with self.database.appending() as connection:
+            if after is not None:
+                latest = connection.execute(_LATEST, {"decision_id": entry.decision_id}).scalar()
+                if latest != after:
+                    raise Conflict(
+                        "the case changed while this was being recorded; read it again",
+                        {"_case": [f"its latest entry is now {latest}, not {after}"]},
+                    )
             self._chain(connection, entry)
         return entry
 
@@ -181,7 +195,7 @@ class DecisionLog:
         head = connection.execute(_HEAD).first()
         entry.seq = head.seq + 1 if head else 1
         entry.prev_hash = head.entry_hash if head else GENESIS
-        entry.recorded_at = dt.datetime.now(dt.UTC)
+        entry.recorded_at = clock.now()
         entry.entry_hash = entry_hash(entry)
         connection.execute(_INSERT, {name: getattr(entry, name) for name in (*_HASHED, "entry_hash")})
 

@@ -1,4 +1,4 @@
-"""The tables: decision log, access trail, API tokens, policy versions."""
+"""The tables: decision log, access trail, API tokens, policy versions, review claims."""
 
 from __future__ import annotations
 
@@ -128,3 +128,17 @@ class PolicyEvent(Base):
     actor_role: Mapped[str] = mapped_column(String(16))
     at: Mapped[Timestamp]
     comment: Mapped[str | None] = mapped_column(Text)
+
+
+class ReviewClaim(Base):
+    """Which reviewer is working a case; one claim per case, so two cannot work the same one.
+
+    A claim is working state, not a record of a decision: it lives outside the log and is
+    removed when released or when the case is no longer pended.
+    """
+
+    __tablename__ = "review_claims"
+
+    decision_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    reviewer: Mapped[Name]
+    claimed_at: Mapped[Timestamp]

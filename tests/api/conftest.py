@@ -7,6 +7,7 @@ starts from empty log, access and token tables, with the bundled policies stored
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import os
 import uuid
@@ -18,6 +19,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from policy_engine import clock
 from policy_engine.app import create_app
 from policy_engine.config import normalize_url
 from policy_engine.storage import migrate
@@ -27,7 +29,7 @@ initial_guards = importlib.import_module(
 ).initial_guards
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
-CLEARED = ("decision_log", "access_log", "api_tokens")
+CLEARED = ("decision_log", "access_log", "api_tokens", "review_claims")
 POLICY_TABLES = ("policy_versions", "policy_events")
 
 
@@ -163,3 +165,39 @@ def cpap_request(request_id: str = "req-1", **changes: Any) -> dict[str, Any]:
 def row_count(backend: Any, table: str) -> int:
     with backend.database.engine.connect() as connection:
         return connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.moment = start
+
+    def __call__(self) -> dt.datetime:
+        return self.moment
+
+    def advance(self, **delta: float) -> None:
+        self.moment += dt.timedelta(**delta)
+
+
+@pytest.fixture
+def frozen(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The service's clock, stopped at 2025-03-03 10:00 UTC; the test moves it."""
+    fixed = Clock(dt.datetime(2025, 3, 3, 10, 0, tzinfo=dt.UTC))
+    monkeypatch.setattr(clock, "now", fixed)
+    return fixed
+
+
+@pytest.fixture
+def nurse(token):  # type: ignore[no-untyped-def]
+    return token("reviewer", name="rn-lee")
+
+
+@pytest.fixture
+def doctor(token):  # type: ignore[no-untyped-def]
+    return token("reviewer", physician=True, name="dr-ames")
+
+
+@pytest.fixture
+def second_doctor(token):  # type: ignore[no-untyped-def]
+    return token("reviewer", physician=True, name="dr-brook")
