@@ -27,7 +27,7 @@ initial_guards = importlib.import_module(
 ).initial_guards
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
-CLEARED = ("decision_log", "access_log", "api_tokens")
+CLEARED = ("decision_line_policies", "decision_lines", "decision_log", "access_log", "api_tokens")
 POLICY_TABLES = ("policy_versions", "policy_events")
 
 
