@@ -8,11 +8,13 @@ from ..storage import migrate
 from ..storage.access_trail import AccessTrail
 from ..storage.database import Database
 from ..storage.decision_log import DecisionLog
+from ..storage.decision_query import DecisionIndex
 from ..storage.policy_store import PolicyStore
 from ..storage.tokens import TokenStore
 from .audit import Audit
 from .authorizations import Authorizations
 from .catalog import PolicyCatalog
+from .decision_search import DecisionSearch
 from .policy_review import PolicyReview
 
 
@@ -35,6 +37,7 @@ class Backend:
             valid_days=config["AUTHORIZATION_VALID_DAYS"],
         )
         self.audit = Audit(self.log, self.catalog, self.authorizations)
+        self.search = DecisionSearch(DecisionIndex(self.database), self.trail)
         self.review = PolicyReview(self.policies, self.catalog, self.log, impact_days=config["IMPACT_DAYS"])
 
     def prepare(self) -> list[str]:
