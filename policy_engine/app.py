@@ -9,7 +9,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from . import __version__
-from .api import audit, authorizations, errors, health, metrics, policies, review
+from .api import audit, authorizations, decisions, errors, health, metrics, policies, review
 from .api.content import require_accepted_body
 from .config import DEFAULTS, database_url, from_environment
 from .operations import COMMANDS
@@ -39,7 +39,15 @@ def create_app(config: dict[str, Any] | None = None, instance_path: str | None =
 
     api = Api(app, spec_kwargs={"security": [{"bearer": []}]})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    for blueprint in (health.blp, authorizations.blp, review.blp, policies.blp, audit.blp, metrics.blp):
+    for blueprint in (
+        health.blp,
+        authorizations.blp,
+        review.blp,
+        policies.blp,
+        audit.blp,
+        decisions.blp,
+        metrics.blp,
+    ):
         api.register_blueprint(blueprint)
     errors.register(app)
     for command in COMMANDS:

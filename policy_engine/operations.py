@@ -13,6 +13,7 @@ import click
 from flask import Flask, current_app, has_app_context
 
 from .errors import PolicyConflict, PolicyInvalid
+from .services.decision_search import decision_filter as search_filter
 from .storage import migrate
 from .storage.tokens import ROLES
 
@@ -106,7 +107,10 @@ def audit() -> None:
 @audit.command()
 @click.option("--anchor", help="A head kept from an earlier run, as SEQ:ENTRY_HASH.")
 @click.option("--json", "as_json", is_flag=True)
-def verify(anchor: str | None, as_json: bool) -> None:
+@click.option(
+    "--progress/--no-progress", default=None, help="A progress bar on stderr (default: on a terminal)."
+)
+def verify(anchor: str | None, as_json: bool, progress: bool | None) -> None:
     """Check the hash chain; exit 1 naming the first entry missing, altered or out of place."""
     parsed = None
     if anchor:
@@ -114,8 +118,8 @@ def verify(anchor: str | None, as_json: bool) -> None:
         if not seq.isdigit() or len(digest) != 64:
             raise click.UsageError("--anchor is SEQ:ENTRY_HASH")
         parsed = (int(seq), digest)
-    with _backend() as backend:
-        report = backend.audit.verify(parsed)
+    with _backend() as backend, _progressbar(backend.log.length(), "verifying", progress) as bar:
+        report = backend.audit.verify(parsed, bar.update)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     elif report["intact"]:
@@ -126,6 +130,78 @@ def verify(anchor: str | None, as_json: bool) -> None:
         entry = f" ({problem['entry_id']})" if problem["entry_id"] else ""
         click.echo(f"BROKEN at entry {problem['seq']}{entry}: {problem['message']}", err=True)
     sys.exit(0 if report["intact"] else 1)
+
+
+@audit.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "ndjson"]), default="csv", show_default=True)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File to write (default: stdout)."
+)
+@click.option("--as", "auditor", default="cli", show_default=True, help="Who exports, for the access trail.")
+@click.option(
+    "--progress/--no-progress", default=None, help="A progress bar on stderr (default: on a terminal)."
+)
+@click.option(
+    "--filter",
+    "-f",
+    "filters",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A filter of GET /api/v1/decisions, e.g. -f outcome=pended -f from=2025-01-01 (repeatable).",
+)
+def export(
+    fmt: str, output: str | None, auditor: str, progress: bool | None, filters: tuple[str, ...]
+) -> None:
+    """Export the decisions matching the filters (all by default), streamed; recorded in the access trail."""
+    from .api.audit_schemas import DecisionFilterSchema
+    from .storage.tokens import Actor
+
+    raw = {}
+    for item in filters:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise click.UsageError(f"--filter {item!r}: expected NAME=VALUE")
+        raw[name] = value
+    problems = DecisionFilterSchema().validate(raw)
+    if problems:
+        raise click.UsageError(
+            "; ".join(f"{name}: {' '.join(map(str, why))}" for name, why in problems.items())
+        )
+    query = DecisionFilterSchema().load(raw)
+    actor = Actor(name=auditor, role="auditor", organization=None, physician=False)
+    with _backend() as backend, _output(output) as out:
+        search = backend.search
+        total = search.index.count(search_filter(query))
+        with _progressbar(total, "exporting lines", progress) as bar:
+            for chunk in search.export(query, fmt, actor):
+                out.write(chunk)
+                bar.update(chunk.count("\n") if fmt == "ndjson" else chunk.count("\r\n"))
+
+
+@contextmanager
+def _output(path: str | None) -> Iterator[Any]:
+    if path is None:
+        yield click.get_text_stream("stdout")
+        return
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        yield out
+
+
+@contextmanager
+def _progressbar(length: int, label: str, shown: bool | None) -> Iterator[Any]:
+    """click's progress bar on stderr; a silent stand-in when it is not wanted."""
+    if shown is None:
+        shown = sys.stderr.isatty()
+    if not shown:
+        yield _Silent()
+        return
+    with click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True) as bar:
+        yield bar
+
+
+class _Silent:
+    def update(self, _n: int) -> None:
+        pass
 
 
 @click.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..engine.evaluator import ENGINE_VERSION
@@ -36,8 +37,11 @@ class Audit:
         self.catalog = catalog
         self.authorizations = authorizations
 
-    def verify(self, anchor: tuple[int, str] | None = None) -> dict[str, Any]:
-        return verify_report(self.log.verify(anchor))
+    def verify(
+        self, anchor: tuple[int, str] | None = None, progress: Callable[[int], None] | None = None
+    ) -> dict[str, Any]:
+        """Check the whole chain in bounded memory; ``progress`` hears how many entries were checked."""
+        return verify_report(self.log.verify(anchor, progress))
 
     def replay(self, decision_id: str, actor: Actor) -> dict[str, Any]:
         """Re-evaluate the recorded request with the recorded policy versions, and compare."""

@@ -8,12 +8,14 @@ from ..storage import migrate
 from ..storage.access_trail import AccessTrail
 from ..storage.database import Database
 from ..storage.decision_log import DecisionLog
+from ..storage.decision_query import DecisionIndex
 from ..storage.policy_store import PolicyStore
 from ..storage.review_store import ReviewStore
 from ..storage.tokens import TokenStore
 from .audit import Audit
 from .authorizations import Authorizations
 from .catalog import PolicyCatalog
+from .decision_search import DecisionSearch
 from .metrics import Metrics
 from .policy_review import PolicyReview
 from .review import ClinicalReview
@@ -39,6 +41,7 @@ class Backend:
             valid_days=config["AUTHORIZATION_VALID_DAYS"],
         )
         self.audit = Audit(self.log, self.catalog, self.authorizations)
+        self.search = DecisionSearch(DecisionIndex(self.database), self.trail)
         self.review = PolicyReview(self.policies, self.catalog, self.log, impact_days=config["IMPACT_DAYS"])
         self.review_store = ReviewStore(self.database)
         self.review_queue = ReviewQueue(self.authorizations, self.review_store)

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import insert, select
 
 from .database import Database
 from .models import AccessRecord
 from .tokens import Actor
+
+_TABLE = AccessRecord.__table__
+COLUMNS = ("id", "at", "actor", "actor_role", "action", "decision_id", "member_id")
+_COPIED = COLUMNS[1:]
 
 
 class AccessTrail:
@@ -14,15 +22,57 @@ class AccessTrail:
         self.database = database
 
     def record(self, actor: Actor, action: str, decision_id: str, member_id: str | None) -> None:
+        self.record_many(actor, action, [(decision_id, member_id)])
+
+    def record_many(self, actor: Actor, action: str, reads: Iterable[tuple[str, str | None]]) -> None:
+        """Record one read per ``(decision_id, member_id)``, in one transaction."""
+        at = dt.datetime.now(dt.UTC)
+        rows = [
+            {
+                "at": at,
+                "actor": actor.name,
+                "actor_role": actor.role,
+                "action": action,
+                "decision_id": decision_id,
+                "member_id": member_id,
+            }
+            for decision_id, member_id in reads
+        ]
+        if not rows:
+            return
         with self.database.session() as session:
-            session.add(
-                AccessRecord(
-                    at=dt.datetime.now(dt.UTC),
-                    actor=actor.name,
-                    actor_role=actor.role,
-                    action=action,
-                    decision_id=decision_id,
-                    member_id=member_id,
-                )
-            )
+            if self.database.is_sqlite:
+                session.execute(insert(_TABLE), rows)
+            else:
+                # an export records thousands of reads at a time: COPY, not one INSERT each
+                cursor = session.connection().connection.driver_connection.cursor()
+                with cursor.copy(f"COPY access_log ({', '.join(_COPIED)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row([row[name] for name in _COPIED])
             session.commit()
+
+    def listing(
+        self,
+        actor: str | None = None,
+        member_id: str | None = None,
+        decision_id: str | None = None,
+        period: tuple[dt.datetime | None, dt.datetime | None] = (None, None),
+        after: int | None = None,
+        limit: int = 50,
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Reads in the order they were recorded, after the ``after`` id; and whether more follow."""
+        c = _TABLE.c
+        query = select(*[c[name] for name in COLUMNS]).order_by(c.id).limit(limit + 1)
+        for value, condition in (
+            (actor, lambda v: c.actor == v),
+            (member_id, lambda v: c.member_id == v),
+            (decision_id, lambda v: c.decision_id == v),
+            (period[0], lambda v: c.at >= v),
+            (period[1], lambda v: c.at < v),
+            (after, lambda v: c.id > v),
+        ):
+            if value is not None:
+                query = query.where(condition(value))
+        with self.database.reading() as connection:
+            rows = [dict(row._mapping) for row in connection.execute(query)]
+        return rows[:limit], len(rows) > limit

@@ -18,6 +18,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
+from .canonical import canonical_json
+
 # A database that cannot be reached or answered in time: the API answers 503.
 UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, PoolTimeout)
 # Any other driver error.
@@ -32,7 +34,8 @@ class Database:
     def __init__(self, url: str, pool_size: int = 5) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        options: dict[str, Any] = {}
+        # JSON is stored in its canonical form, so an entry's hash can be checked from the text.
+        options: dict[str, Any] = {"json_serializer": canonical_json}
         if not self.is_sqlite:
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_timeout=5)
             options["connect_args"] = {"connect_timeout": 5}
@@ -61,6 +64,15 @@ class Database:
         with self.engine.connect().execution_options(**options) as connection, connection.begin():
             if not self.is_sqlite:
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
+            yield connection
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for one long read (a streamed export, a chain walk), in one snapshot."""
+        self._after_fork()
+        with self.engine.connect() as connection, connection.begin():
+            if not self.is_sqlite:
+                connection.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
             yield connection
 
     def lock_chain(self, session: Session) -> None:

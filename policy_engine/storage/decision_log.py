@@ -10,41 +10,30 @@ outside the database reveals: ``verify`` reports the head to keep and checks one
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterator
 
 from sqlalchemy import Connection, bindparam, func, insert, select
 
 from .. import clock
 from ..errors import Conflict
+from .canonical import canonical_json, sha256_of, utc
+from .chain_check import GENESIS, HASHED, ChainProblem, ChainReport, log_length, walk
 from .database import Database
+from .decision_index import write_index
 from .models import LogEntry
 
-GENESIS = "0" * 64
-_HASHED = (
-    "seq",
-    "entry_id",
-    "decision_id",
-    "kind",
-    "organization",
-    "request_id",
-    "request_sha256",
-    "member_id",
-    "urgency",
-    "status",
-    "received_at",
-    "recorded_at",
-    "actor",
-    "actor_role",
-    "engine_version",
-    "policies",
-    "request",
-    "result",
-    "prev_hash",
-)
+__all__ = [
+    "GENESIS",
+    "ChainProblem",
+    "ChainReport",
+    "DecisionLog",
+    "canonical_json",
+    "entry_hash",
+    "sha256_of",
+    "utc",
+]
+
+_HASHED = HASHED
 
 
 # The append path's statements, built once: it runs under the chain lock, so every
@@ -59,47 +48,8 @@ _INSERT = insert(LogEntry)
 _LATEST = select(func.max(LogEntry.seq)).where(LogEntry.decision_id == bindparam("decision_id"))
 
 
-def canonical_json(value: Any) -> str:
-    """The one serialization that is hashed: sorted keys, no spaces, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_timestamp)
-
-
-def sha256_of(value: Any) -> str:
-    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
-
-
 def entry_hash(entry: LogEntry) -> str:
     return sha256_of({name: getattr(entry, name) for name in _HASHED})
-
-
-def utc(moment: dt.datetime) -> dt.datetime:
-    """Timestamps as stored: SQLite hands them back naive, in UTC."""
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
-
-
-def _timestamp(value: Any) -> str:
-    if isinstance(value, dt.datetime):
-        return utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    raise TypeError(f"cannot hash {type(value).__name__}")
-
-
-@dataclass(frozen=True)
-class ChainProblem:
-    seq: int
-    entry_id: str | None
-    problem: str
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    entries: int
-    head_seq: int
-    head_hash: str
-    problem: ChainProblem | None
-
-    @property
-    def intact(self) -> bool:
-        return self.problem is None
 
 
 class DecisionLog:
@@ -167,28 +117,17 @@ class DecisionLog:
             finally:
                 result.close()
 
-    def verify(self, anchor: tuple[int, str] | None = None) -> ChainReport:
+    def verify(
+        self, anchor: tuple[int, str] | None = None, progress: Callable[[int], None] | None = None
+    ) -> ChainReport:
         """Walk the chain; name the first entry that is missing, altered or out of place."""
-        expected_seq, previous, count, problem = 1, GENESIS, 0, None
-        anchor_seen = anchor is None
-        entries = self.entries()
-        for entry in entries:
-            count += 1
-            problem = _check(entry, expected_seq, previous)
-            if problem:
-                break
-            if anchor and entry.seq == anchor[0]:
-                anchor_seen = True
-                if entry.entry_hash != anchor[1]:
-                    problem = ChainProblem(entry.seq, entry.entry_id, "does not match the anchor kept")
-                    break
-            expected_seq, previous = entry.seq + 1, entry.entry_hash
-        entries.close()
-        if problem is None and not anchor_seen:
-            problem = ChainProblem(
-                anchor[0], None, f"the anchored entry {anchor[0]} is gone: the log ends at {expected_seq - 1}"
-            )
-        return ChainReport(count, expected_seq - 1, previous, problem)
+        with self.database.reading() as connection:
+            return walk(connection, anchor, progress)
+
+    def length(self) -> int:
+        """The newest entry's position (0 for an empty log)."""
+        with self.database.reading() as connection:
+            return log_length(connection)
 
     @staticmethod
     def _chain(connection: Connection, entry: LogEntry) -> None:
@@ -198,26 +137,5 @@ class DecisionLog:
         entry.recorded_at = clock.now()
         entry.entry_hash = entry_hash(entry)
         connection.execute(_INSERT, {name: getattr(entry, name) for name in (*_HASHED, "entry_hash")})
-
-
-def _check(entry: LogEntry, expected_seq: int, previous: str) -> ChainProblem | None:
-    if entry.seq != expected_seq:
-        missing = (
-            f"entry {expected_seq} is missing"
-            if entry.seq > expected_seq
-            else f"entry {entry.seq} appears twice"
-        )
-        return ChainProblem(
-            expected_seq, None, f"{missing}: the chain jumps from {expected_seq - 1} to {entry.seq}"
-        )
-    if entry.prev_hash != previous:
-        return ChainProblem(
-            entry.seq,
-            entry.entry_id,
-            f"does not follow entry {entry.seq - 1}: an entry before it was removed, replaced or reordered",
-        )
-    if entry.entry_hash != entry_hash(entry):
-        return ChainProblem(
-            entry.seq, entry.entry_id, "its content was altered: it no longer matches its hash"
-        )
-    return None
+        if entry.kind == "decision":
+            write_index(connection, entry.seq, entry.result)

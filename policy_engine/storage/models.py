@@ -1,4 +1,4 @@
-"""The tables: decision log, access trail, API tokens, policy versions, review claims."""
+"""The tables: decision log and its search index, access trail, API tokens, policy versions, review claims."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class LogEntry(Base):
     status: Mapped[str] = mapped_column(String(24))
     received_at: Mapped[Timestamp]
     recorded_at: Mapped[Timestamp] = mapped_column(index=True)
-    actor: Mapped[Name]
+    actor: Mapped[Name] = mapped_column(index=True)
     actor_role: Mapped[str] = mapped_column(String(16))
     engine_version: Mapped[str] = mapped_column(String(64))
     policies: Mapped[Document]
@@ -59,6 +59,48 @@ class LogEntry(Base):
             sqlite_where=text("kind = 'decision'"),
         ),
     )
+
+
+class DecisionLine(Base):
+    """One service line of a first decision, for searching the log without reading its JSON.
+
+    Written in the same transaction as its log entry and never changed; the entry's
+    hash covers the full result, so this table can be rebuilt from the log at any time.
+    """
+
+    __tablename__ = "decision_lines"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    line: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    code: Mapped[str] = mapped_column(String(16))
+    date_of_service: Mapped[str | None] = mapped_column(String(10))
+    outcome: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str | None] = mapped_column(String(32))
+    x12_action: Mapped[str | None] = mapped_column(String(4))
+    policies: Mapped[str] = mapped_column(Text)
+    decided_by: Mapped[str] = mapped_column(Text)
+    authorization_number: Mapped[str | None] = mapped_column(String(64))
+    due_by: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_decision_lines_outcome", "outcome", "reason", "seq"),
+        Index("ix_decision_lines_x12", "x12_action", "seq"),
+        Index("ix_decision_lines_code", "code", "seq"),
+        Index("ix_decision_lines_due", "due_by"),
+    )
+
+
+class DecisionLinePolicy(Base):
+    """A policy version that governed a decision line (a line may have several, or none)."""
+
+    __tablename__ = "decision_line_policies"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    line: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    policy_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    policy_version: Mapped[int]
+
+    __table_args__ = (Index("ix_decision_line_policies", "policy_id", "policy_version", "seq"),)
 
 
 class AccessRecord(Base):

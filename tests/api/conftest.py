@@ -29,7 +29,14 @@ initial_guards = importlib.import_module(
 ).initial_guards
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
-CLEARED = ("decision_log", "access_log", "api_tokens", "review_claims")
+CLEARED = (
+    "decision_line_policies",
+    "decision_lines",
+    "decision_log",
+    "access_log",
+    "api_tokens",
+    "review_claims",
+)
 POLICY_TABLES = ("policy_versions", "policy_events")
 
 

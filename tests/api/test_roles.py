@@ -14,6 +14,9 @@ MATRIX = [
     ("get", f"/api/v1/authorizations/{ANY_ID}", {"submitter", "reviewer", "auditor", "cmo"}),
     ("get", "/api/v1/audit/verify", {"auditor"}),
     ("post", f"/api/v1/decisions/{ANY_ID}/replay", {"auditor"}),
+    ("get", "/api/v1/decisions", {"auditor"}),
+    ("get", "/api/v1/decisions/export", {"auditor"}),
+    ("get", "/api/v1/audit/access", {"auditor"}),
 ]
 
 
