@@ -400,7 +400,7 @@ def _tightening(old: Leaf, new: Leaf) -> tuple[int, str]:
 
 
 def _comparable(values: tuple[Any, ...]) -> bool:
-    numbers = all(isinstance(v, Fraction) for v in values)
+    numbers = all(isinstance(v, (int, Fraction)) and not isinstance(v, bool) for v in values)
     return numbers or all(isinstance(v, dt.date) for v in values)
 
 

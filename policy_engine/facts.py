@@ -1,7 +1,9 @@
 """The request as the engine sees it for one service line: paths in, exact values out.
 
 Every read is reported with the request path it came from, so a trace shows what the
-engine looked at and an unknown names exactly what to ask for.
+engine looked at and an unknown names exactly what to ask for. A policy path is split
+once (``FactPath``) and a line reads each request path once, however many criteria
+look at it.
 """
 
 from __future__ import annotations
@@ -19,13 +21,22 @@ from .values import (
     PriorService,
     ValueTypeError,
     age_on,
+    exact,
     normalize,
     normalize_code,
     parse_date,
-    to_number,
 )
 
 _SEGMENT = re.compile(r"([a-z_][a-z0-9_]*)|\[(\d+)\]")
+
+# How a path's root is read (DESIGN.md "Facts"); anything else walks the request.
+REQUEST, SERVICE, QUANTITY, MODIFIERS, AGE, PRIMARY, DERIVED, OTHER_LINES, HISTORY, EMPTY = range(10)
+
+# A located fact: (value, where, raw, asks, problems). ``value`` is the engine value or
+# ABSENT; ``where`` the request path read (None for an absent derived value); ``raw`` the
+# value as sent; ``asks`` the paths to ask for when absent; ``problems`` type errors found
+# on the way (a birth date that is not a date, a derived value's wrongly typed input).
+Located = tuple[Any, str | None, Any, tuple[str, ...], tuple[str, ...]]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -40,6 +51,70 @@ def join_path(base: str, rest: tuple[str | int, ...]) -> str:
     return base
 
 
+class FactPath:
+    """A policy fact path split once, with the rule that reads its root."""
+
+    __slots__ = ("dig", "parts", "reading", "rest", "root", "tail", "text", "where")
+
+    def __init__(self, text: str) -> None:
+        parts = split_path(text)
+        self.text = text
+        self.parts = parts
+        self.root = parts[0] if parts else ""
+        self.rest = rest = parts[1:]
+        self.tail = join_path("_", rest)[1:]  # what follows a base path: ".x[0]"
+        root = self.root
+        self.dig = rest if root == "service" else parts  # the parts walked from the reading's base
+        self.where = join_path("", parts)
+        if not parts:
+            self.reading = EMPTY
+        elif root == "service":
+            self.reading = {("quantity",): QUANTITY, ("modifiers",): MODIFIERS}.get(rest, SERVICE)
+        elif root == "member" and rest[:1] == ("age",):
+            self.reading = AGE
+        elif root == "primary_diagnosis":
+            self.reading, self.dig = PRIMARY, (0, *rest)
+            self.where = join_path("diagnoses", self.dig)
+        elif root == "derived" and len(rest) == 1:
+            self.reading = DERIVED
+        elif root == "services" and not rest:
+            self.reading = OTHER_LINES
+        elif root == "history" and not rest:
+            self.reading = HISTORY
+        else:
+            self.reading = REQUEST
+
+    def __repr__(self) -> str:
+        return f"FactPath({self.text!r})"
+
+
+@functools.lru_cache(maxsize=4096)
+def fact_path(text: str) -> FactPath:
+    return FactPath(text)
+
+
+def located(raw: Any, where: str, problems: tuple[str, ...] = ()) -> Located:
+    """A read value as the engine uses it; null counts as absent."""
+    if raw is ABSENT or raw is None or raw is UNKNOWN:
+        return ABSENT, where, raw, (where,), problems
+    if isinstance(raw, list):
+        return [normalize(item) for item in raw], where, raw, (), problems
+    return normalize(raw), where, raw, (), problems
+
+
+def located_in(value: Any, base: str, path: FactPath) -> Located:
+    """The path below a bound list element (``item.result``) read from that element."""
+    raw = _dig(value, path.rest)
+    return located(raw, base + path.tail)
+
+
+def located_derived(name: str, value: Any, absent: list[str], invalid: list[str]) -> Located:
+    """A derived value read as a fact; when unknown, its missing inputs are what to ask for."""
+    if value is UNKNOWN or value is ABSENT or value is None:
+        return ABSENT, None, value, tuple(absent), tuple(invalid)
+    return normalize(value), f"derived.{name}", value, (), tuple(invalid)
+
+
 class LineFacts:
     """Facts of one line of one request; cheap to build, read many times."""
 
@@ -52,26 +127,34 @@ class LineFacts:
         self.line: dict[str, Any] = lines[index] if index < len(lines) else {}
         self.line_path = f"services[{index}]"
         self.date_of_service: dt.date | None = parse_date(self.line.get("date_of_service"))
+        code = self.line.get("code")
+        self.code: str | None = normalize_code(code) if isinstance(code, str) else None
         self.derive = derive
         self._prior: list[PriorService] | None = None
+        self._quantity: int | Fraction | None = None
+        self._sent: list[str] | None = None
+        self._located: dict[FactPath, Located] = {}
 
     @property
-    def code(self) -> str | None:
-        code = self.line.get("code")
-        return normalize_code(code) if isinstance(code, str) else None
-
-    @property
-    def quantity(self) -> Fraction:
+    def quantity(self) -> int | Fraction:
         """The line's quantity, 1 when absent (edge rule 15)."""
-        quantity = self.line.get("quantity")
-        try:
-            return to_number(1 if quantity is None else quantity)
-        except ValueTypeError:
-            return to_number(1)
+        if self._quantity is None:
+            quantity = self.line.get("quantity")
+            try:
+                self._quantity = exact(1 if quantity is None else quantity)
+            except ValueTypeError:
+                self._quantity = 1
+        return self._quantity
 
     def documents(self) -> list[Any]:
         documents = self.request.get("documentation")
         return documents if isinstance(documents, list) else []
+
+    def sent_documents(self) -> list[str]:
+        """The document ids the request lists (other items are ignored), read once per line."""
+        if self._sent is None:
+            self._sent = [item for item in self.documents() if isinstance(item, str)]
+        return self._sent
 
     def prior_services(self) -> list[PriorService]:
         """History entries, then earlier lines of this request (edge rule 6)."""
@@ -92,15 +175,56 @@ class LineFacts:
                     continue  # an undated line is rejected with the request, never counted
                 quantity = entry.get("quantity")
                 try:
-                    amount = to_number(1 if quantity is None else quantity)
+                    amount = exact(1 if quantity is None else quantity)
                 except ValueTypeError:
-                    amount = to_number(1)
+                    amount = 1
                 prior.append(PriorService(normalize_code(entry["code"]), day, amount, path))
             self._prior = prior
         return self._prior
 
     def reader(self) -> FactReader:
         return FactReader(self, {})
+
+    def located(self, path: FactPath) -> Located:
+        """A path read from the request (not a bound element, not a derived value), once per line."""
+        found = self._located.get(path)
+        if found is None:
+            found = self._located[path] = self._locate(path)
+        return found
+
+    def _locate(self, path: FactPath) -> Located:
+        reading = path.reading
+        if reading == SERVICE or (reading == MODIFIERS and self.line.get("modifiers") is not None):
+            return located(_dig(self.line, path.dig), self.line_path + path.tail)
+        if reading == QUANTITY:
+            return located(self.quantity, f"{self.line_path}.quantity")
+        if reading == MODIFIERS:
+            return located([], f"{self.line_path}.modifiers")
+        if reading == AGE:
+            return self._age()
+        if reading == PRIMARY:
+            return located(_dig(self.request.get("diagnoses"), path.dig), path.where)
+        if reading == OTHER_LINES:
+            lines = self.request.get("services") or []
+            return located([line for i, line in enumerate(lines) if i != self.index], "services")
+        if reading == HISTORY and self.request.get("history") is None:
+            return located([], "history")
+        if reading == EMPTY:
+            return located(ABSENT, path.text)
+        return located(_dig(self.request, path.dig), path.where)
+
+    def _age(self) -> Located:
+        member = self.request.get("member")
+        birth = parse_date(member.get("birth_date")) if isinstance(member, dict) else None
+        day = self.date_of_service
+        if birth is None or day is None:
+            problems: tuple[str, ...] = ()
+            if isinstance(member, dict) and member.get("birth_date") is not None and birth is None:
+                problems = ("member.birth_date is not a date (YYYY-MM-DD)",)
+            return located(
+                ABSENT, "member.birth_date" if day else f"{self.line_path}.date_of_service", problems
+            )
+        return located(age_on(birth, day), "member.age")
 
 
 class FactReader:
@@ -140,85 +264,54 @@ class FactReader:
 
     def lookup(self, path: str) -> Any:
         """The exact value at a policy path, or ABSENT (noting the request path to ask for)."""
-        value, where = self.locate(path)
-        if value is ABSENT or value is None or value is UNKNOWN:
-            for missing in where if isinstance(where, list) else [where]:
+        value, where, raw, asks, problems = self.locate(fact_path(path))
+        for problem in problems:
+            if problem not in self.invalid:
+                self.invalid.append(problem)
+        if value is ABSENT:
+            for missing in asks:
                 self.note_absent(missing)
             return ABSENT
-        self.read[where if isinstance(where, str) else path] = value
-        if isinstance(value, list):
-            return [normalize(item) for item in value]
-        return normalize(value)
+        self.read[where] = raw
+        return value
 
-    def locate(self, path: str) -> tuple[Any, Any]:
-        """Raw value and its request path (a list of paths for a derived value's inputs)."""
-        parts = split_path(path)
-        if not parts:
-            return ABSENT, path
-        root, rest = parts[0], parts[1:]
-        if root in self.bindings:
-            value, base = self.bindings[root]
-            return _dig(value, rest, base)
-        facts = self.facts
-        if root == "service":
-            if rest == ("quantity",):
-                return facts.quantity, f"{facts.line_path}.quantity"
-            if rest == ("modifiers",) and facts.line.get("modifiers") is None:
-                return [], f"{facts.line_path}.modifiers"
-            return _dig(facts.line, rest, facts.line_path)
-        if root == "member" and rest[:1] == ("age",):
-            return self._age()
-        if root == "primary_diagnosis":
-            return _dig(facts.request.get("diagnoses"), (0, *rest), "diagnoses")
-        if root == "derived" and len(rest) == 1 and facts.derive is not None:
-            return self._derived(str(rest[0]))
-        if root == "services" and not rest:
-            lines = facts.request.get("services") or []
-            return [line for i, line in enumerate(lines) if i != facts.index], "services"
-        if root == "history" and not rest and facts.request.get("history") is None:
-            return [], "history"
-        return _dig(facts.request, parts, "")
+    def locate(self, path: FactPath) -> Located:
+        """Where a path leads: a bound element, a derived value or the request."""
+        bound = self.bindings.get(path.root) if self.bindings else None
+        if bound is not None:
+            return located_in(bound[0], bound[1], path)
+        if path.reading == DERIVED and self.facts.derive is not None:
+            name = str(path.rest[0])
+            return located_derived(name, *self.facts.derive(name, self))
+        return self.facts.located(path)
 
     def elements(self, path: str) -> list[tuple[Any, str]] | None:
         """A list's elements with their request paths; None when the list is absent."""
-        value, where = self.locate(path)
-        if value is ABSENT or value is None:
-            self.note_absent(where if isinstance(where, str) else path)
+        value, where, raw, _, problems = self.locate(fact_path(path))
+        for problem in problems:
+            if problem not in self.invalid:
+                self.invalid.append(problem)
+        if value is ABSENT:
+            self.note_absent(where if where is not None else path)
             return None
-        if not isinstance(value, list):
+        if not isinstance(raw, list):
             self.flag_invalid(f"{path} is not a list")
             return None
         if path == "services":
             lines = self.facts.request.get("services") or []
             return [(line, f"services[{i}]") for i, line in enumerate(lines) if i != self.facts.index]
-        return [(item, f"{where}[{i}]") for i, item in enumerate(value)]
-
-    def _age(self) -> tuple[Any, Any]:
-        member = self.facts.request.get("member")
-        birth = parse_date(member.get("birth_date")) if isinstance(member, dict) else None
-        day = self.facts.date_of_service
-        if birth is None or day is None:
-            if isinstance(member, dict) and member.get("birth_date") is not None and birth is None:
-                self.flag_invalid("member.birth_date is not a date (YYYY-MM-DD)")
-            return ABSENT, "member.birth_date" if day else f"{self.facts.line_path}.date_of_service"
-        return age_on(birth, day), "member.age"
-
-    def _derived(self, name: str) -> tuple[Any, Any]:
-        value, absent, invalid = self.facts.derive(name, self)
-        self.invalid.extend(message for message in invalid if message not in self.invalid)
-        if value is UNKNOWN or value is ABSENT or value is None:
-            return ABSENT, list(absent)
-        return value, f"derived.{name}"
+        return [(item, f"{where}[{i}]") for i, item in enumerate(raw)]
 
 
-def _dig(value: Any, parts: tuple[str | int, ...], base: str) -> tuple[Any, str]:
-    """The value at the path; when absent, the whole path is what to ask for."""
+def _dig(value: Any, parts: tuple[str | int, ...]) -> Any:
+    """The value at the path below ``value``, or ABSENT (a null on the way is absent too)."""
     for part in parts:
         if isinstance(part, int):
-            present = isinstance(value, list) and part < len(value)
-        else:
-            present = isinstance(value, dict) and part in value
-        value = value[part] if present else None
+            if not isinstance(value, list) or part >= len(value):
+                return ABSENT
+        elif not isinstance(value, dict) or part not in value:
+            return ABSENT
+        value = value[part]
         if value is None:
-            return ABSENT, join_path(base, parts)
-    return value, join_path(base, parts)
+            return ABSENT
+    return value

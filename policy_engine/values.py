@@ -1,8 +1,9 @@
 """Value model shared by facts, derived expressions and the evaluator.
 
-Numbers are exact rationals, dates are ``datetime.date``, codes compare upper-cased
-without dots. ``ABSENT`` marks a fact the request does not carry; ``UNKNOWN`` marks a
-value that could not be computed (absent input, division by zero, wrong type).
+Numbers are exact: ints as they are, every other number as a ``Fraction``; dates are
+``datetime.date``; codes compare upper-cased without dots. ``ABSENT`` marks a fact the
+request does not carry; ``UNKNOWN`` marks a value that could not be computed (absent
+input, division by zero, wrong type).
 """
 
 from __future__ import annotations
@@ -56,18 +57,30 @@ def to_number(value: Any) -> Fraction:
     return Fraction(value)
 
 
+def exact(value: Any) -> int | Fraction:
+    """``to_number``, except that an int stays an int (it is exact, and cheaper)."""
+    return value if type(value) is int else to_number(value)
+
+
 def parse_date(value: Any) -> dt.date | None:
     """The date an ISO ``YYYY-MM-DD`` string or a date names, else None."""
+    if isinstance(value, str):
+        return _iso_date(value)
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
-    if isinstance(value, str) and _ISO_DATE.match(value):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            return None
     return None
+
+
+def _iso_date(text: str) -> dt.date | None:
+    # The length test first: most strings a request carries are not dates.
+    if len(text) != 10 or not _ISO_DATE.match(text):
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def to_date(value: Any) -> dt.date:
@@ -78,11 +91,18 @@ def to_date(value: Any) -> dt.date:
 
 
 def normalize(value: Any) -> Any:
-    """Request JSON to engine values: numbers exact, ISO date strings to dates."""
+    """Request JSON to engine values: numbers exact, ISO date strings to dates.
+
+    Ints (and booleans) are returned as they are: they are exact already, and a
+    ``Fraction`` for every count and score would cost more than it is worth.
+    """
+    kind = type(value)
+    if kind is int or kind is bool:
+        return value
+    if kind is str:
+        return _iso_date(value) or value
     if is_number(value):
         return to_number(value)
-    if isinstance(value, str):
-        return parse_date(value) or value
     if isinstance(value, dt.date):
         return parse_date(value)
     return value
@@ -194,13 +214,18 @@ def add_months(day: dt.date, months: int) -> dt.date:
 def months_between(start: dt.date, end: dt.date) -> int:
     """Largest n with ``add_months(start, n) <= end`` (negative when end precedes start)."""
     months = (end.year - start.year) * 12 + (end.month - start.month)
-    if months >= 0:
-        while months > 0 and add_months(start, months) > end:
-            months -= 1
-        return months
-    while add_months(start, months) > end:
+    # add_months(start, months) falls in end's month, on start's day clamped to that
+    # month's length; when that is after end, one month less is the answer.
+    if months and min(start.day, _month_length(end.year, end.month)) > end.day:
         months -= 1
     return months
+
+
+def _month_length(year: int, month: int) -> int:
+    return 29 if month == 2 and calendar.isleap(year) else _MONTH_LENGTHS[month]
+
+
+_MONTH_LENGTHS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def years_between(start: dt.date, end: dt.date) -> int:
@@ -223,7 +248,7 @@ class PriorService:
 
     __slots__ = ("code", "date", "path", "quantity")
 
-    def __init__(self, code: str, date: dt.date | None, quantity: Fraction, path: str) -> None:
+    def __init__(self, code: str, date: dt.date | None, quantity: int | Fraction, path: str) -> None:
         self.code = code
         self.date = date
         self.quantity = quantity

@@ -6,6 +6,7 @@ holds no per-request state, so one instance serves a whole process.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,10 +16,11 @@ from ..model import Policy
 from .determination import LineDetermination, PolicyResult, determine_line, request_status
 from .library import PolicyLibrary
 from .outcome import settle
-from .resolve import LineResolver, judged
+from .resolve import LineResolver, PolicyPlan, met
 from .rules import RulesHost
 
 ENGINE_VERSION = f"policy-engine {__version__} (durable-rules 2.0.28)"
+_GOVERNING_KEPT = 4096  # (code, date) answers remembered; a full table starts again
 
 
 @dataclass
@@ -34,8 +36,11 @@ class Evaluator:
     def __init__(self, policies: list[Policy], host: RulesHost | None = None) -> None:
         self.library = PolicyLibrary(policies)
         self.host = host or RulesHost()
+        self.plans: dict[str, PolicyPlan] = {}
         for policy in self.library:
-            self.host.compile(policy)
+            compiled = self.host.compile(policy)
+            self.plans[policy.key] = PolicyPlan(policy, compiled.encoders, len(compiled.handles))
+        self._governing: dict[tuple[str | None, dt.date | None], list[Policy]] = {}
 
     def evaluate(self, request: dict[str, Any]) -> Decision:
         lines = [self.evaluate_line(request, index) for index in range(len(request.get("services") or []))]
@@ -44,18 +49,11 @@ class Evaluator:
     def evaluate_line(self, request: dict[str, Any], index: int) -> LineDetermination:
         facts = LineFacts(request, index)
         day = facts.date_of_service
-        resolver = LineResolver(facts, lambda policy_id: self.library.version_of(policy_id, day))
+        resolver = LineResolver(facts, lambda policy_id: self.library.version_of(policy_id, day), self._plan)
         results = []
-        for policy in self.library.governing(facts.code, day):
-            results.append(
-                PolicyResult(
-                    policy,
-                    when=resolver.outcome(policy, policy.when) if policy.when else None,
-                    coverage=[resolver.outcome(policy, node) for node in policy.coverage],
-                    documentation=[resolver.outcome(policy, node) for node in policy.documentation],
-                    criteria=resolver.outcome(policy, policy.criteria) if policy.criteria else None,
-                )
-            )
+        for policy in self.governing(facts.code, day):
+            when, coverage, documentation, criteria = resolver.roots(self.plans[policy.key])
+            results.append(PolicyResult(policy, when, coverage, documentation, criteria))
         self._judge(resolver)
         for result in results:
             for outcome in (result.when, *result.coverage, *result.documentation, result.criteria):
@@ -65,9 +63,29 @@ class Evaluator:
         line = facts.line
         return determine_line(index, line.get("code"), line.get("date_of_service"), results)
 
+    def governing(self, code: str | None, day: dt.date | None) -> list[Policy]:
+        """The library's governing versions, remembered per code and date (the library never changes)."""
+        key = (code, day)
+        found = self._governing.get(key)
+        if found is None:
+            if len(self._governing) >= _GOVERNING_KEPT:
+                self._governing.clear()
+            found = self._governing[key] = self.library.governing(code, day)
+        return found
+
+    def _plan(self, policy: Policy) -> PolicyPlan:
+        plan = self.plans.get(policy.key)
+        if plan is None or plan.policy is not policy:  # a version outside the library (a ref)
+            compiled = self.host.compile(policy)
+            plan = PolicyPlan(policy, compiled.encoders, len(compiled.handles))
+        return plan
+
     def _judge(self, resolver: LineResolver) -> None:
-        for key, checks in resolver.checks.items():
+        for key, line in resolver.lines.items():
+            if not line.judged:
+                continue
             compiled = self.host.get(key)
             assert compiled is not None, f"{key} was not compiled"
-            for check, met in zip(checks, self.host.judge(compiled, checks), strict=True):
-                judged(check, met)
+            judged = line.judged
+            for index in self.host.judge(compiled, line.batches):
+                met(judged[index])

@@ -13,24 +13,11 @@ from ..model import Frequency, Group, Node, NOf, Not, Quantifier, Ref
 MET, NOT_MET, UNKNOWN, NOT_APPLICABLE = "met", "not_met", "unknown", "not_applicable"
 
 
-class Check:
-    """A leaf's resolved operands, waiting for the rules engine's verdict."""
-
-    __slots__ = ("node", "other", "outcome", "value")
-
-    def __init__(self, outcome: Outcome, value: Any, other: Any = None) -> None:
-        self.outcome = outcome
-        self.node = outcome.node
-        self.value = value
-        self.other = other
-
-
 class Outcome:
     """What one node came to on one line, with everything needed to explain it."""
 
     __slots__ = (
         "body",
-        "check",
         "children",
         "facts",
         "guard",
@@ -51,15 +38,16 @@ class Outcome:
         self.children: list[Outcome] = []
         self.guard: Outcome | None = None
         self.target: Outcome | None = None
-        self.check: Check | None = None
 
 
 def settle(outcome: Outcome) -> str:
     """The outcome's status, computing its children's first."""
     if outcome.status is not None:
         return outcome.status
-    body = outcome.body if outcome.body is not None else _body(outcome)
+    body = outcome.body
     node = outcome.node
+    if body is None:
+        body = _FOLDS.get(type(node), _body)(outcome)
     if body == UNKNOWN and node.if_absent and not outcome.invalid:
         body = MET if node.if_absent == "met" else NOT_MET
     outcome.body = body
@@ -76,6 +64,38 @@ def settle(outcome: Outcome) -> str:
         else:
             outcome.status = body
     return outcome.status
+
+
+def _all(outcome: Outcome) -> str:
+    result = NOT_APPLICABLE
+    for child in outcome.children:
+        status = child.status or settle(child)
+        if status == NOT_MET:
+            result = NOT_MET
+        elif status == UNKNOWN:
+            if result != NOT_MET:
+                result = UNKNOWN
+        elif status == MET and result == NOT_APPLICABLE:
+            result = MET
+    return result
+
+
+def _any(outcome: Outcome) -> str:
+    result = NOT_APPLICABLE
+    for child in outcome.children:
+        status = child.status or settle(child)
+        if status == MET:
+            result = MET
+        elif status == UNKNOWN:
+            if result != MET:
+                result = UNKNOWN
+        elif status == NOT_MET and result == NOT_APPLICABLE:
+            result = NOT_MET
+    return result
+
+
+def _group(outcome: Outcome) -> str:
+    return _all(outcome) if outcome.node.kind == "all" else _any(outcome)  # type: ignore[attr-defined]
 
 
 def _body(outcome: Outcome) -> str:
@@ -98,6 +118,9 @@ def _body(outcome: Outcome) -> str:
     if isinstance(node, Not):
         return {MET: NOT_MET, NOT_MET: MET}.get(statuses[0], statuses[0])
     raise AssertionError(f"{node!r} was never judged")  # leaves are judged before settling
+
+
+_FOLDS = {Group: _group}  # the common fold without building a list of statuses
 
 
 def kleene_all(statuses: list[str]) -> str:
@@ -133,47 +156,48 @@ def n_of(n: int, statuses: list[str]) -> str:
 def decisive_unknowns(outcome: Outcome) -> list[str]:
     """Request paths and documents behind an unknown outcome (edge rule 3), in order."""
     found: list[str] = []
-    seen: set[int] = set()
-
-    def visit(current: Outcome) -> None:
-        if current.status != UNKNOWN or id(current) in seen:
-            return
-        seen.add(id(current))
-        if current.guard is not None and current.guard.status == UNKNOWN:
-            visit(current.guard)
-        if current.body != UNKNOWN:
-            return
-        if current.target is not None:
-            visit(current.target)
-        _extend(found, current.missing)
-        for child in current.children:
-            visit(child)
-
-    visit(outcome)
+    _visit_unknown(outcome, found, set())
     return found
+
+
+# The walks are module functions, not closures: a recursive closure is a reference
+# cycle, and a cycle per evaluation leaves its whole trace for the garbage collector.
+def _visit_unknown(current: Outcome, found: list[str], seen: set[int]) -> None:
+    if current.status != UNKNOWN or id(current) in seen:
+        return
+    seen.add(id(current))
+    if current.guard is not None and current.guard.status == UNKNOWN:
+        _visit_unknown(current.guard, found, seen)
+    if current.body != UNKNOWN:
+        return
+    if current.target is not None:
+        _visit_unknown(current.target, found, seen)
+    _extend(found, current.missing)
+    for child in current.children:
+        _visit_unknown(child, found, seen)
 
 
 def decisive_failures(outcome: Outcome) -> list[Outcome]:
     """Not-met leaves reached from a not-met outcome through not-met nodes (for reviewers)."""
     found: list[Outcome] = []
-
-    def visit(current: Outcome, expect: str) -> None:
-        if current.status != expect:
-            return
-        if current.target is not None:
-            visit(current.target, expect)
-            return
-        if isinstance(current.node, Not):
-            visit(current.children[0], MET if expect == NOT_MET else NOT_MET)
-            return
-        if not current.children or isinstance(current.node, (Frequency, Quantifier)):
-            found.append(current)
-            return
-        for child in current.children:
-            visit(child, expect)
-
-    visit(outcome, NOT_MET)
+    _visit_failed(outcome, NOT_MET, found)
     return found
+
+
+def _visit_failed(current: Outcome, expect: str, found: list[Outcome]) -> None:
+    if current.status != expect:
+        return
+    if current.target is not None:
+        _visit_failed(current.target, expect, found)
+        return
+    if isinstance(current.node, Not):
+        _visit_failed(current.children[0], MET if expect == NOT_MET else NOT_MET, found)
+        return
+    if not current.children or isinstance(current.node, (Frequency, Quantifier)):
+        found.append(current)
+        return
+    for child in current.children:
+        _visit_failed(child, expect, found)
 
 
 def _extend(found: list[str], items: list[str]) -> None:

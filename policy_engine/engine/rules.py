@@ -20,28 +20,35 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import threading
+from collections.abc import Callable
 from fractions import Fraction
+from json.encoder import encode_basestring_ascii as _text
 from typing import Any
 
 import durable_rules_engine as native
 
 from ..errors import EvaluationError
 from ..model import Document, FactRef, Frequency, Leaf, Node, Policy, walk
-from ..values import split_range
-from .outcome import Check
+from ..values import ABSENT, split_range
 
 RULES_PER_SET = 48
 CONDITIONS_PER_RULE = 10
-_SID = "0"
+_SID = "0"  # the engine's default sid: facts that name none belong to it
 # Every batch carries this fact, matched by the first rule: a batch that matches nothing
 # leaves the native session corrupt, and deleting it later crashes the process.
 _SENTINEL = {"l": 0}
+_SENTINEL_TEXT = json.dumps(_SENTINEL, separators=(",", ":"))
 _REVERSED = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte", "ne": "$neq"}
+# The engine hands back each matched fact as the text we sent, inside ``{"m":...}``; a
+# check's fact starts with its index ``j`` (the sentinel has none). A JSON string cannot
+# hold an unescaped quote, so this never matches inside a value.
+_FRAME = re.compile(r'\{"m":\{(?:"j":(\d+))?')
 
 
 class CompiledPolicy:
-    """A policy version's rulesets and the leaf numbers of its checkable nodes."""
+    """A policy version's rulesets and, per checkable node, how its facts are encoded."""
 
     def __init__(self, policy: Policy, numbers: dict[str, int], handles: list[int], owner: list[int]) -> None:
         self.policy = policy
@@ -49,6 +56,9 @@ class CompiledPolicy:
         self.handles = handles  # native ruleset handles
         self.owner = owner  # leaf number -> index into handles
         self.definitions: list[dict[str, Any]] = []
+        self.encoders = {
+            node.id: Encoder(node, numbers[node.id], owner[numbers[node.id]]) for node in checkable(policy)
+        }
 
 
 class RulesHost:
@@ -82,28 +92,20 @@ class RulesHost:
         for key in list(self._compiled):
             self.release(key)
 
-    def judge(self, compiled: CompiledPolicy, checks: list[Check]) -> list[bool]:
-        """Whether each check is met, as the version's rulesets decide."""
-        facts: list[list[dict[str, Any]]] = [[] for _ in compiled.handles]
-        for index, check in enumerate(checks):
-            number = compiled.numbers[check.node.id]
-            fact = encode(check, number)
-            fact["j"] = index
-            fact["sid"] = _SID
-            facts[compiled.owner[number]].append(fact)
-        met = [False] * len(checks)
+    def judge(self, compiled: CompiledPolicy, batches: list[list[str]]) -> list[int]:
+        """The indices ``j`` of the facts the version's rulesets match, one batch per ruleset."""
+        matched: list[int] = []
         with self._lock:
-            for handle, batch in zip(compiled.handles, facts, strict=True):
+            for handle, batch in zip(compiled.handles, batches, strict=True):
                 if batch:
-                    for index in _run(handle, batch):
-                        met[index] = True
-        return met
+                    matched += _run(handle, batch)
+        return matched
 
 
-def _run(handle: int, batch: list[dict[str, Any]]) -> list[int]:
+def _run(handle: int, batch: list[str]) -> list[int]:
     """Assert a batch in a fresh session and collect the matched facts' indices."""
     matched: list[int] = []
-    payload = json.dumps([{**_SENTINEL, "j": -1, "sid": _SID}, *batch])
+    payload = f"[{_SENTINEL_TEXT},{','.join(batch)}]"
     try:
         result = native.assert_facts(handle, payload)
         action = native.start_action_for_state(handle, result[1])
@@ -122,10 +124,10 @@ def _run(handle: int, batch: list[dict[str, Any]]) -> list[int]:
 
 
 def _collect(message: str, matched: list[int]) -> None:
-    for frames in json.loads(message).values():
-        for frame in frames if isinstance(frames, list) else [frames]:
-            if frame["m"]["j"] >= 0:
-                matched.append(frame["m"]["j"])
+    frames = _FRAME.findall(message)
+    if not frames:
+        raise EvaluationError(f"the rules engine answered in an unexpected form: {message[:200]}")
+    matched.extend(int(index) for index in frames if index)
 
 
 # Compilation ---------------------------------------------------------------------
@@ -278,59 +280,108 @@ def literal(value: Any) -> Any:
     return value
 
 
-def encode(check: Check, number: int) -> dict[str, Any]:
-    """A check as an engine fact; numbers are nudged so double rounding never flips a comparison."""
-    node, value, other = check.node, check.value, check.other
-    fact: dict[str, Any] = {"l": number}
-    if isinstance(node, Document):
-        fact["v"] = value
-        return fact
-    if isinstance(node, Frequency):
-        fact["v"] = _double(value, [Fraction(node.max)])
-        return fact
-    assert isinstance(node, Leaf)
-    if node.op == "exists":
-        if value is not None and not _is_absent(value):
-            fact["v"] = 1
-        return fact
-    if isinstance(value, list):
-        fact["v"] = [literal(item) for item in value]
-        return fact
-    if isinstance(other, tuple):
-        references = list(other)
-    elif other is not None:
-        references = [other]
-    else:
-        references = [item for item in (node.operand if isinstance(node.operand, tuple) else (node.operand,))]
-    if isinstance(value, Fraction):
-        numbers = [
-            Fraction(r) for r in references if isinstance(r, Fraction | int) and not isinstance(r, bool)
-        ]
-        fact["v"] = _double(value, numbers)
-    else:
-        fact["v"] = literal(value)
+class Encoder:
+    """How one checkable node's facts reach the engine, decided at compile time.
+
+    A fact is JSON text ``{"j": index, "l": number, "v": value, ...}``: typed as the
+    condition compares it, numbers nudged so double rounding never flips a comparison.
+    ``encode(index, value, other, lists)`` writes one; ``lists`` keeps lists a line
+    sends several times (its documents) encoded once.
+    """
+
+    __slots__ = ("encode", "limits", "number", "part")
+
+    def __init__(self, node: Node, number: int, part: int) -> None:
+        self.number = number
+        self.part = part  # index of the ruleset that judges it
+        self.limits: tuple[tuple[Any, float], ...] = ()  # numbers the value is compared with
+        self.encode: Callable[[int, Any, Any, dict[int, str]], str]
+        if isinstance(node, Document):
+            self.encode = self._document
+        elif isinstance(node, Frequency):
+            self.limits = _numbers((node.max,))
+            self.encode = self._frequency
+        else:
+            assert isinstance(node, Leaf)
+            operand = node.operand
+            literals = operand if isinstance(operand, tuple) else (operand,)
+            self.limits = _numbers(item for item in literals if not isinstance(item, FactRef))
+            self.encode = self._exists if node.op == "exists" else self._leaf
+
+    def _document(self, index: int, value: list[str], other: None, lists: dict[int, str]) -> str:
+        text = lists.get(id(value))
+        if text is None:
+            text = lists[id(value)] = _list(value)
+        return f'{{"j":{index},"l":{self.number},"v":{text}}}'
+
+    def _frequency(self, index: int, value: Any, other: None, lists: dict[int, str]) -> str:
+        return f'{{"j":{index},"l":{self.number},"v":{_number(value, self.limits)}}}'
+
+    def _exists(self, index: int, value: Any, other: None, lists: dict[int, str]) -> str:
+        if value is None or value is ABSENT:
+            return f'{{"j":{index},"l":{self.number}}}'
+        return f'{{"j":{index},"l":{self.number},"v":1}}'
+
+    def _leaf(self, index: int, value: Any, other: Any, lists: dict[int, str]) -> str:
+        head = f'{{"j":{index},"l":{self.number}'
+        kind = type(value)
+        if kind is list:
+            return f'{head},"v":{_list(value)}}}'
+        if other is None:
+            if kind is int or kind is Fraction:
+                return f'{head},"v":{_number(value, self.limits)}}}'
+            text = f'{head},"v":{_scalar(value, self.limits)}'
+        elif isinstance(other, tuple):
+            low, high = other
+            mine = _numbers((value,))
+            text = (
+                f'{head},"v":{_scalar(value, _numbers(other))},'
+                f'"w":{_scalar(low, mine)},"x":{_scalar(high, mine)}'
+            )
+        else:
+            text = f'{head},"v":{_scalar(value, _numbers((other,)))},"w":{_scalar(other, _numbers((value,)))}'
         if isinstance(value, str):
-            fact["n"] = len(value)
-    if isinstance(other, tuple):
-        fact["w"], fact["x"] = (_double(b, [value]) if isinstance(b, Fraction) else literal(b) for b in other)
-    elif other is not None:
-        fact["w"] = _double(other, [value]) if isinstance(other, Fraction) else literal(other)
-    return fact
+            text += f',"n":{len(value)}'
+        return text + "}"
 
 
-def _is_absent(value: Any) -> bool:
-    from ..values import ABSENT
-
-    return value is ABSENT
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | Fraction) and not isinstance(value, bool)
 
 
-def _double(value: Fraction, references: list[Fraction]) -> float:
-    """``float(value)``, moved one step if it would tie with a reference it differs from."""
+def _numbers(items: Any) -> tuple[tuple[Any, float], ...]:
+    """The exact numbers among the items, each with its double."""
+    return tuple((item, _float(item)) for item in items if _is_number(item))
+
+
+def _scalar(value: Any, limits: tuple[tuple[Any, float], ...]) -> str:
+    """One value as engine JSON: numbers as nudged doubles, the rest as ``literal`` says."""
+    if _is_number(value):
+        return _number(value, limits)
+    if isinstance(value, str):
+        return _text(value)
+    return json.dumps(literal(value))
+
+
+def _list(items: list[Any]) -> str:
     try:
-        result = float(value)
+        return f"[{','.join(map(_text, items))}]"  # the usual case: codes, document ids
+    except TypeError:
+        return json.dumps([literal(item) for item in items])
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
     except OverflowError:
-        result = math.inf if value > 0 else -math.inf
-    for reference in references:
-        if result == float(reference) and value != reference:
-            result = math.nextafter(result, math.inf if value > reference else -math.inf)
-    return result
+        return math.inf if value > 0 else -math.inf
+
+
+def _number(value: Any, limits: tuple[tuple[Any, float], ...]) -> str:
+    """``float(value)`` as JSON, moved one step if it would tie with a limit it differs from."""
+    result = _float(value)
+    for limit, approximate in limits:
+        if result == approximate and value != limit:
+            result = math.nextafter(result, math.inf if value > limit else -math.inf)
+    # repr is what json writes for a finite double; json spells infinities its own way
+    return repr(result) if result - result == 0 else json.dumps(result)
