@@ -39,7 +39,7 @@ class Evaluator:
         self.plans: dict[str, PolicyPlan] = {}
         for policy in self.library:
             compiled = self.host.compile(policy)
-            self.plans[policy.key] = PolicyPlan(policy, compiled.encoders, len(compiled.handles))
+            self.plans[policy.key] = PolicyPlan(policy, compiled.encoders, len(compiled.definitions))
         self._governing: dict[tuple[str | None, dt.date | None], list[Policy]] = {}
 
     def evaluate(self, request: dict[str, Any]) -> Decision:
@@ -77,15 +77,13 @@ class Evaluator:
         plan = self.plans.get(policy.key)
         if plan is None or plan.policy is not policy:  # a version outside the library (a ref)
             compiled = self.host.compile(policy)
-            plan = PolicyPlan(policy, compiled.encoders, len(compiled.handles))
+            plan = PolicyPlan(policy, compiled.encoders, len(compiled.definitions))
         return plan
 
     def _judge(self, resolver: LineResolver) -> None:
-        for key, line in resolver.lines.items():
+        for line in resolver.lines.values():
             if not line.judged:
                 continue
-            compiled = self.host.get(key)
-            assert compiled is not None, f"{key} was not compiled"
             judged = line.judged
-            for index in self.host.judge(compiled, line.batches):
+            for index in self.host.judge(line.plan.policy, line.batches):
                 met(judged[index])

@@ -22,6 +22,7 @@ import json
 import math
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from fractions import Fraction
 from json.encoder import encode_basestring_ascii as _text
@@ -62,44 +63,80 @@ class CompiledPolicy:
 
 
 class RulesHost:
-    """Owns the native rulesets of every compiled version; one evaluation at a time."""
+    """Owns the native rulesets of the compiled versions; one evaluation at a time.
 
-    def __init__(self) -> None:
+    With a ``capacity``, the native rulesets of the versions judged least recently are
+    freed when more are needed (each costs the C core about a megabyte) and created
+    again from the kept definitions if a request needs them later, so memory stays
+    bounded however many versions exist. Freeing and judging happen under one lock,
+    so a freed ruleset is never used.
+    """
+
+    def __init__(self, capacity: int | None = None) -> None:
+        self.capacity = capacity
         self._lock = threading.Lock()
         self._compiled: dict[str, CompiledPolicy] = {}
+        self._live: OrderedDict[str, None] = OrderedDict()  # keys with native rulesets, oldest first
 
     def compile(self, policy: Policy) -> CompiledPolicy:
-        """Register the version's rulesets (once per ``<id>@<version>`` and content)."""
+        """The version's layout and rulesets (compiled once per ``<id>@<version>`` and content)."""
         with self._lock:
-            cached = self._compiled.get(policy.key)
-            if cached is not None and cached.policy.sha256 == policy.sha256:
-                return cached
-            compiled = _compile(policy)
-            self._compiled[policy.key] = compiled
-            return compiled
+            return self._ready(policy)
 
     def get(self, key: str) -> CompiledPolicy | None:
         return self._compiled.get(key)
 
+    @property
+    def live(self) -> int:
+        """How many versions have native rulesets now."""
+        return len(self._live)
+
     def release(self, key: str) -> None:
-        """Free a version's native rulesets (a retired or replaced version)."""
+        """Free a version's native rulesets and forget it."""
         with self._lock:
-            compiled = self._compiled.pop(key, None)
-            for handle in compiled.handles if compiled else ():
-                native.delete_ruleset(handle)
+            self._free(key)
+            self._compiled.pop(key, None)
 
     def close(self) -> None:
         for key in list(self._compiled):
             self.release(key)
 
-    def judge(self, compiled: CompiledPolicy, batches: list[list[str]]) -> list[int]:
+    def judge(self, policy: Policy, batches: list[list[str]]) -> list[int]:
         """The indices ``j`` of the facts the version's rulesets match, one batch per ruleset."""
         matched: list[int] = []
         with self._lock:
+            compiled = self._ready(policy)
             for handle, batch in zip(compiled.handles, batches, strict=True):
                 if batch:
                     matched += _run(handle, batch)
         return matched
+
+    def _ready(self, policy: Policy) -> CompiledPolicy:
+        key = policy.key
+        compiled = self._compiled.get(key)
+        if compiled is None or compiled.policy.sha256 != policy.sha256:
+            self._free(key)
+            compiled = self._compiled[key] = _compile(policy)
+        elif not compiled.handles:
+            compiled.handles = [_create(_name(key, i), d) for i, d in enumerate(compiled.definitions)]
+        self._live[key] = None
+        self._live.move_to_end(key)
+        while self.capacity is not None and len(self._live) > self.capacity:
+            self._free(next(iter(self._live)))
+        return compiled
+
+    def _free(self, key: str) -> None:
+        """Delete a version's native rulesets; its layout stays for a later request."""
+        self._live.pop(key, None)
+        compiled = self._compiled.get(key)
+        if compiled is not None:
+            for handle in compiled.handles:
+                native.delete_ruleset(handle)
+            compiled.handles = []
+
+
+def _name(key: str, part: int) -> str:
+    return key if part == 0 else f"{key}#{part + 1}"
 
 
 def _run(handle: int, batch: list[str]) -> list[int]:
@@ -159,8 +196,7 @@ def _compile(policy: Policy) -> CompiledPolicy:
         part = rules[start : start + RULES_PER_SET]
         definition = {f"r{i}": {"all": [{"m": _either(group)}], "cap": 1000} for i, group in enumerate(part)}
         definition["r0"]["all"][0]["m"] = _either([_SENTINEL, *part[0]])
-        name = policy.key if not handles else f"{policy.key}#{len(handles) + 1}"
-        handles.append(_create(name, definition))
+        handles.append(_create(_name(policy.key, len(handles)), definition))
         definitions.append(definition)
         for group in part:
             for item in group:

@@ -32,7 +32,11 @@ class Backend:
         self.tokens = TokenStore(self.database, cache_seconds=config["TOKEN_CACHE_SECONDS"])
         self.policies = PolicyStore(self.database)
         self.trail = AccessTrail(self.database)
-        self.catalog = PolicyCatalog(self.policies, refresh_seconds=config["POLICY_REFRESH_SECONDS"])
+        self.catalog = PolicyCatalog(
+            self.policies,
+            refresh_seconds=config["POLICY_REFRESH_SECONDS"],
+            rulesets_kept=config["RULESETS_KEPT"],
+        )
         self.authorizations = Authorizations(
             self.catalog,
             self.log,
