@@ -19,7 +19,6 @@ DEFAULTS: dict[str, Any] = {
     "TOKEN_CACHE_SECONDS": 30,  # how long a checked token is trusted without a query
     "POLICY_REFRESH_SECONDS": 2,  # how often a worker looks for approved or retired versions
     "IMPACT_DAYS": 90,  # the default period an impact analysis replays
-    "RULESETS_KEPT": 64,  # policy versions with live native rulesets per process (about 1 MiB each)
     "EXTENSION_DAYS": 14,  # how far the one extension of a review deadline moves it (42 CFR 422.568(b))
     "APPEAL_DAYS": 30,  # standard reconsideration deadline in days; expedited is 72 hours
 }
@@ -30,7 +29,6 @@ _INTEGERS = {
     "DATABASE_POOL_SIZE",
     "TOKEN_CACHE_SECONDS",
     "IMPACT_DAYS",
-    "RULESETS_KEPT",
     "EXTENSION_DAYS",
     "APPEAL_DAYS",
 }

@@ -214,7 +214,8 @@ def serve(bind: str, workers: int, dev: bool) -> None:
     backend = app.extensions["policy_engine"]
     for step in backend.prepare():
         click.echo(step)
-    backend.catalog.reload()  # compiled before forking, shared by every worker
+    backend.catalog.reload()
+    backend.catalog.evaluator.prepare()  # native rulesets made before forking, shared by every worker
     if dev:
         host, _, port = bind.rpartition(":")
         app.run(host=host or "127.0.0.1", port=int(port), debug=False, use_reloader=False)

@@ -38,8 +38,8 @@ class Evaluator:
         self.host = host or RulesHost()
         self.plans: dict[str, PolicyPlan] = {}
         for policy in self.library:
-            compiled = self.host.compile(policy)
-            self.plans[policy.key] = PolicyPlan(policy, compiled.encoders, len(compiled.definitions))
+            compiled = self.host.layout(policy)
+            self.plans[policy.key] = PolicyPlan(policy, compiled.encoders, len(compiled.texts))
         self._governing: dict[tuple[str | None, dt.date | None], list[Policy]] = {}
 
     def evaluate(self, request: dict[str, Any]) -> Decision:
@@ -63,6 +63,11 @@ class Evaluator:
         line = facts.line
         return determine_line(index, line.get("code"), line.get("date_of_service"), results)
 
+    def prepare(self) -> None:
+        """Create every version's native rulesets now (before forking workers that share them)."""
+        for policy in self.library:
+            self.host.compile(policy)
+
     def governing(self, code: str | None, day: dt.date | None) -> list[Policy]:
         """The library's governing versions, remembered per code and date (the library never changes)."""
         key = (code, day)
@@ -76,8 +81,8 @@ class Evaluator:
     def _plan(self, policy: Policy) -> PolicyPlan:
         plan = self.plans.get(policy.key)
         if plan is None or plan.policy is not policy:  # a version outside the library (a ref)
-            compiled = self.host.compile(policy)
-            plan = PolicyPlan(policy, compiled.encoders, len(compiled.definitions))
+            compiled = self.host.layout(policy)
+            plan = PolicyPlan(policy, compiled.encoders, len(compiled.texts))
         return plan
 
     def _judge(self, resolver: LineResolver) -> None:

@@ -22,7 +22,6 @@ import json
 import math
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from fractions import Fraction
 from json.encoder import encode_basestring_ascii as _text
@@ -41,6 +40,7 @@ _SID = "0"  # the engine's default sid: facts that name none belong to it
 # leaves the native session corrupt, and deleting it later crashes the process.
 _SENTINEL = {"l": 0}
 _SENTINEL_TEXT = json.dumps(_SENTINEL, separators=(",", ":"))
+_PROBED: dict[str, bool] = {}  # rule definitions the C core was asked about, and its answer
 _REVERSED = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte", "ne": "$neq"}
 # The engine hands back each matched fact as the text we sent, inside ``{"m":...}``; a
 # check's fact starts with its index ``j`` (the sentinel has none). A JSON string cannot
@@ -56,7 +56,7 @@ class CompiledPolicy:
         self.numbers = numbers  # node id -> leaf number
         self.handles = handles  # native ruleset handles
         self.owner = owner  # leaf number -> index into handles
-        self.definitions: list[dict[str, Any]] = []
+        self.texts: list[str] = []  # each ruleset's definition, as the C core reads it
         self.encoders = {
             node.id: Encoder(node, numbers[node.id], owner[numbers[node.id]]) for node in checkable(policy)
         }
@@ -65,37 +65,49 @@ class CompiledPolicy:
 class RulesHost:
     """Owns the native rulesets of the compiled versions; one evaluation at a time.
 
-    With a ``capacity``, the native rulesets of the versions judged least recently are
-    freed when more are needed (each costs the C core about a megabyte) and created
-    again from the kept definitions if a request needs them later, so memory stays
-    bounded however many versions exist. Freeing and judging happen under one lock,
-    so a freed ruleset is never used.
+    A version's layout (leaf numbers, rule groups, encoders) is made when an evaluator
+    is built; its native rulesets only when a request first needs them, so versions no
+    request reaches (long superseded ones) cost no native memory. Rulesets are never
+    freed and rebuilt on their own: the C core does not return a deleted ruleset's
+    memory, so churn would grow a process, not bound it.
     """
 
-    def __init__(self, capacity: int | None = None) -> None:
-        self.capacity = capacity
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._compiled: dict[str, CompiledPolicy] = {}
-        self._live: OrderedDict[str, None] = OrderedDict()  # keys with native rulesets, oldest first
+        # Versions whose rules are identical (a new effective date, new wording) share rulesets.
+        self._shared: dict[str, tuple[int, int]] = {}  # definition -> (handle, versions using it)
 
     def compile(self, policy: Policy) -> CompiledPolicy:
-        """The version's layout and rulesets (compiled once per ``<id>@<version>`` and content)."""
+        """The version's layout and native rulesets."""
         with self._lock:
             return self._ready(policy)
+
+    def layout(self, policy: Policy) -> CompiledPolicy:
+        """The version's layout, made once per ``<id>@<version>`` and content; no rulesets yet."""
+        with self._lock:
+            return self._layout(policy)
 
     def get(self, key: str) -> CompiledPolicy | None:
         return self._compiled.get(key)
 
     @property
     def live(self) -> int:
-        """How many versions have native rulesets now."""
-        return len(self._live)
+        """How many native rulesets exist."""
+        return len(self._shared)
 
     def release(self, key: str) -> None:
-        """Free a version's native rulesets and forget it."""
+        """Forget a version; free rulesets no other version uses (the C core keeps their memory)."""
         with self._lock:
-            self._free(key)
-            self._compiled.pop(key, None)
+            compiled = self._compiled.pop(key, None)
+            if compiled is not None and compiled.handles:
+                for text in compiled.texts:
+                    handle, users = self._shared[text]
+                    if users > 1:
+                        self._shared[text] = (handle, users - 1)
+                    else:
+                        del self._shared[text]
+                        native.delete_ruleset(handle)
 
     def close(self) -> None:
         for key in list(self._compiled):
@@ -111,28 +123,22 @@ class RulesHost:
                     matched += _run(handle, batch)
         return matched
 
-    def _ready(self, policy: Policy) -> CompiledPolicy:
-        key = policy.key
-        compiled = self._compiled.get(key)
+    def _layout(self, policy: Policy) -> CompiledPolicy:
+        compiled = self._compiled.get(policy.key)
         if compiled is None or compiled.policy.sha256 != policy.sha256:
-            self._free(key)
-            compiled = self._compiled[key] = _compile(policy)
-        elif not compiled.handles:
-            compiled.handles = [_create(_name(key, i), d) for i, d in enumerate(compiled.definitions)]
-        self._live[key] = None
-        self._live.move_to_end(key)
-        while self.capacity is not None and len(self._live) > self.capacity:
-            self._free(next(iter(self._live)))
+            compiled = self._compiled[policy.key] = _compile(policy)
         return compiled
 
-    def _free(self, key: str) -> None:
-        """Delete a version's native rulesets; its layout stays for a later request."""
-        self._live.pop(key, None)
-        compiled = self._compiled.get(key)
-        if compiled is not None:
-            for handle in compiled.handles:
-                native.delete_ruleset(handle)
-            compiled.handles = []
+    def _ready(self, policy: Policy) -> CompiledPolicy:
+        compiled = self._layout(policy)
+        if not compiled.handles:
+            compiled.handles = [self._share(policy.key, i, text) for i, text in enumerate(compiled.texts)]
+        return compiled
+
+    def _share(self, key: str, part: int, text: str) -> int:
+        handle, users = self._shared.get(text) or (_create(_name(key, part), text), 0)
+        self._shared[text] = (handle, users + 1)
+        return handle
 
 
 def _name(key: str, part: int) -> str:
@@ -183,26 +189,25 @@ def checkable(policy: Policy) -> list[Node]:
 
 
 def _compile(policy: Policy) -> CompiledPolicy:
+    """The layout: leaf numbers, conditions packed into rules, rules into rulesets."""
     numbers: dict[str, int] = {}
     conditions: list[dict[str, Any]] = []
     for number, node in enumerate(checkable(policy), start=1):
         numbers[node.id] = number
         conditions.append({"$and": [{"l": number}, condition(node)]})
     rules = _group_rules(conditions)
-    handles: list[int] = []
     owner = [0] * (len(conditions) + 1)
-    definitions = []
+    definitions: list[dict[str, Any]] = []
     for start in range(0, len(rules), RULES_PER_SET):
         part = rules[start : start + RULES_PER_SET]
         definition = {f"r{i}": {"all": [{"m": _either(group)}], "cap": 1000} for i, group in enumerate(part)}
         definition["r0"]["all"][0]["m"] = _either([_SENTINEL, *part[0]])
-        handles.append(_create(_name(policy.key, len(handles)), definition))
-        definitions.append(definition)
         for group in part:
             for item in group:
-                owner[item["$and"][0]["l"]] = len(handles) - 1
-    compiled = CompiledPolicy(policy, numbers, handles, owner)
-    compiled.definitions = definitions
+                owner[item["$and"][0]["l"]] = len(definitions)
+        definitions.append(definition)
+    compiled = CompiledPolicy(policy, numbers, [], owner)
+    compiled.texts = [json.dumps(definition, sort_keys=True) for definition in definitions]
     return compiled
 
 
@@ -232,19 +237,24 @@ def _group_rules(conditions: list[dict[str, Any]]) -> list[list[dict[str, Any]]]
 
 
 def _accepted(group: list[dict[str, Any]]) -> bool:
-    try:
-        handle = native.create_ruleset(
-            "probe", json.dumps({"r": {"all": [{"m": _either([_SENTINEL, *group])}], "cap": 1000}})
-        )
-    except native.error:
-        return False
-    native.delete_ruleset(handle)
-    return True
+    """Whether the C core accepts a rule of these conditions (answers kept: probing leaks)."""
+    definition = json.dumps({"r": {"all": [{"m": _either([_SENTINEL, *group])}], "cap": 1000}})
+    known = _PROBED.get(definition)
+    if known is None:
+        try:
+            native.delete_ruleset(native.create_ruleset("probe", definition))
+            known = True
+        except native.error:
+            known = False
+        if len(_PROBED) >= 10_000:
+            _PROBED.clear()
+        _PROBED[definition] = known
+    return known
 
 
-def _create(name: str, definition: dict[str, Any]) -> int:
+def _create(name: str, definition: str) -> int:
     try:
-        return native.create_ruleset(name, json.dumps(definition))
+        return native.create_ruleset(name, definition)
     except native.error as error:
         raise EvaluationError(f"the rules engine rejected ruleset {name}: {error}") from error
 

@@ -32,11 +32,7 @@ class Backend:
         self.tokens = TokenStore(self.database, cache_seconds=config["TOKEN_CACHE_SECONDS"])
         self.policies = PolicyStore(self.database)
         self.trail = AccessTrail(self.database)
-        self.catalog = PolicyCatalog(
-            self.policies,
-            refresh_seconds=config["POLICY_REFRESH_SECONDS"],
-            rulesets_kept=config["RULESETS_KEPT"],
-        )
+        self.catalog = PolicyCatalog(self.policies, refresh_seconds=config["POLICY_REFRESH_SECONDS"])
         self.authorizations = Authorizations(
             self.catalog,
             self.log,

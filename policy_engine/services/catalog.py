@@ -23,9 +23,9 @@ log = logging.getLogger(__name__)
 class PolicyCatalog:
     """Holds the evaluator over the stored versions in force; rebuilds it when they change."""
 
-    def __init__(self, store: PolicyStore, refresh_seconds: float = 2.0, rulesets_kept: int = 64) -> None:
+    def __init__(self, store: PolicyStore, refresh_seconds: float = 2.0) -> None:
         self.store = store
-        self.host = RulesHost(capacity=rulesets_kept)
+        self.host = RulesHost()
         self.refresh_seconds = refresh_seconds
         self._evaluator: Evaluator | None = None
         self._generation = -1
