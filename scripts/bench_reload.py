@@ -7,8 +7,8 @@ Usage: .venv/bin/python scripts/bench_reload.py [--versions 50] [--clients 2] [-
 It starts the service (gunicorn) on a database of its own, drives CPAP requests whose dates
 of service span the new versions' effective dates from other processes, and meanwhile
 submits and approves cpap-osa versions 3, 4, … one after another (version k effective k
-days after 2025-06-01). A decision recorded less than the reload interval after an
-approval may still cite the version before it; that is the documented propagation delay.
+days after 2025-06-01). A request received less than the reload interval after an
+approval may still be judged by the version before it: the documented propagation delay.
 """
 
 from __future__ import annotations
@@ -79,6 +79,13 @@ def expected_version(day: dt.date, approved: list[tuple[float, int]], moment: fl
     return found
 
 
+def _recently_expected(day: dt.date, approved: list[tuple[float, int]], moment: float) -> set[int]:
+    """The versions in effect for ``day`` at some time within the reload delay before ``moment``."""
+    since = moment - REFRESH_SECONDS - 1.5
+    moments = [since, *(at for at, _ in approved if since <= at <= moment)]
+    return {expected_version(day, approved, at) for at in moments}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -122,19 +129,21 @@ def main() -> None:
         for client in clients:
             client.join()
         rows = service.logged(
-            "SELECT extract(epoch from recorded_at), result FROM decision_log WHERE kind = 'decision'"
+            "SELECT extract(epoch from received_at), result FROM decision_log WHERE kind = 'decision'"
         )
         wrong = stale = 0
-        for recorded, result in rows:
+        for received, result in rows:
             line = result["lines"][0]
             day = dt.date.fromisoformat(line["date_of_service"])
             cited = line["policies"][0]["version"]
-            if cited == expected_version(day, approved, float(recorded)):
+            if cited == expected_version(day, approved, float(received)):
                 continue
-            if cited == expected_version(day, approved, float(recorded) - REFRESH_SECONDS - 1.5):
+            if cited in _recently_expected(day, approved, float(received)):
                 stale += 1
             else:
                 wrong += 1
+                if wrong <= 5:
+                    print(f"  {day}: cited v{cited}, expected v{expected_version(day, approved, received)}")
         print(f"{args.versions} versions submitted and approved in {elapsed:.1f} s under load")
         failed = sum(count for status, count in statuses.items() if status != 201)
         print(f"requests: {dict(sorted(statuses.items()))}; failed (non-201): {failed}")
