@@ -106,21 +106,20 @@ def walk(
     expected_seq, previous, count, problem = 1, GENESIS, 0, None
     anchor_seq, anchor_hash = anchor if anchor else (None, None)
     with connection.execute(_ROWS.execution_options(stream_results=True, yield_per=batch)) as result:
-        for rows in result.partitions():
-            for row in rows:
-                count += 1
-                if row[_SEQ] != expected_seq or row[_PREV] != previous or row_hash(row) != row[_HASH]:
-                    problem = _check(row, expected_seq, previous)
-                    if problem:
-                        break
-                if row[_SEQ] == anchor_seq and row[_HASH] != anchor_hash:
-                    problem = ChainProblem(row[_SEQ], row[_ID], "does not match the anchor kept")
+        for row in result:
+            count += 1
+            if row[_SEQ] != expected_seq or row[_PREV] != previous or row_hash(row) != row[_HASH]:
+                problem = _check(row, expected_seq, previous)
+                if problem:
                     break
-                expected_seq, previous = expected_seq + 1, row[_HASH]
-            if problem:
+            if row[_SEQ] == anchor_seq and row[_HASH] != anchor_hash:
+                problem = ChainProblem(row[_SEQ], row[_ID], "does not match the anchor kept")
                 break
-            if progress:
-                progress(len(rows))
+            expected_seq, previous = expected_seq + 1, row[_HASH]
+            if progress and count % batch == 0:
+                progress(batch)
+    if progress:
+        progress(count % batch)
     if problem is None and anchor_seq is not None and not 0 < anchor_seq < expected_seq:
         problem = ChainProblem(
             anchor_seq, None, f"the anchored entry {anchor_seq} is gone: the log ends at {expected_seq - 1}"
