@@ -171,8 +171,9 @@ def export(
     actor = Actor(name=auditor, role="auditor", organization=None, physician=False)
     with _backend() as backend, _output(output) as out:
         search = backend.search
-        total = search.index.count(search_filter(query))
-        with _progressbar(total, "exporting lines", progress) as bar:
+        shown = sys.stderr.isatty() if progress is None else progress
+        total = search.index.count(search_filter(query)) if shown else 0  # a second pass over the index
+        with _progressbar(total, "exporting lines", shown) as bar:
             for chunk in search.export(query, fmt, actor):
                 out.write(chunk)
                 bar.update(chunk.count("\n") if fmt == "ndjson" else chunk.count("\r\n"))

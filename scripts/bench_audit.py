@@ -13,6 +13,7 @@ a child process whose peak resident memory is reported.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -111,7 +112,7 @@ def bench_export(fmt: str, *filters: str) -> None:
             written.seek(max(0, path.stat().st_size - 200))
             tail = written.read().decode().strip().splitlines()[-1]
         size = path.stat().st_size / 2**20
-    lines = int(tail.split()[-2]) if fmt == "csv" else int(tail.split('"lines": ')[1].rstrip("}"))
+    lines = int(tail.split()[-2]) if fmt == "csv" else json.loads(tail)["end"]["lines"]
     label = f"{fmt} {' '.join(filters) or '(everything)'}"
     print(
         f"  {label:40} {lines:>9} lines in {elapsed:6.1f} s = {lines / elapsed:8,.0f} rows/s, "

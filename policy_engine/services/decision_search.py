@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
 import datetime as dt
 import hashlib
-import io
 import json
 from collections.abc import Iterator
 from typing import Any
 
 from ..errors import RequestInvalid
 from ..storage.access_trail import AccessTrail
-from ..storage.decision_query import DECISION_COLUMNS, LINE_COLUMNS, DecisionFilter, DecisionIndex
+from ..storage.decision_query import DECISION_COLUMNS, DecisionFilter, DecisionIndex
 from ..storage.tokens import Actor
 from .authorizations import iso
+from .decision_export import CsvWriter, NdjsonWriter
 
 FILTERS = (
     "from",
@@ -38,13 +37,7 @@ FILTERS = (
     "urgency",
     "overdue",
 )
-CSV_COLUMNS = (
-    *("seq", "decision_id", "request_id", "recorded_at", "received_at", "member_id", "organization"),
-    *("submitted_by", "urgency", "status", "engine_version", "entry_hash"),
-    *("line", "code", "date_of_service", "outcome", "reason", "x12_action", "policies", "decided_by"),
-    *("authorization_number", "due_by"),
-)
-_CHUNK = 1000  # decisions recorded in the trail, then sent, at a time
+_CHUNK = 5000  # decisions recorded in the trail (one transaction), then sent, at a time
 
 
 def decision_filter(filters: dict[str, Any], now: dt.datetime | None = None) -> DecisionFilter:
@@ -169,7 +162,7 @@ class DecisionSearch:
         now = now or dt.datetime.now(dt.UTC)
         header = {"exported_at": iso(now), "exported_by": actor.name, "filters": filters_echo(query)}
         rows = self.index.lines(decision_filter(query, now))
-        writer = _CsvWriter(header) if fmt == "csv" else _NdjsonWriter(header)
+        writer = CsvWriter(header) if fmt == "csv" else NdjsonWriter(header)
         yield writer.start()
         pending: list[tuple[str, str | None]] = []
         decisions = lines = 0
@@ -207,71 +200,3 @@ class DecisionSearch:
             "reads": [{**row, "at": iso(row["at"])} for row in rows],
             "next_cursor": cursor.encode(rows[-1]["id"]) if more else None,
         }
-
-
-class _CsvWriter:
-    """Comment lines (``# ...``) with the export's metadata, a header row, one row per line."""
-
-    def __init__(self, header: dict[str, Any]) -> None:
-        self.header = header
-        self.buffer = io.StringIO()
-        self.csv = csv.writer(self.buffer, lineterminator="\r\n")
-
-    def start(self) -> str:
-        meta = "".join(
-            f"# {key}: {json.dumps(value, ensure_ascii=False)}\r\n" for key, value in self.header.items()
-        )
-        self.csv.writerow(CSV_COLUMNS)
-        return "# policy-engine decision export\r\n" + meta + self.flush()
-
-    def add(self, row: tuple[Any, ...]) -> None:
-        values = list(row)
-        values[3] = iso(values[3])
-        values[4] = iso(values[4])
-        if values[-1] is not None:
-            values[-1] = iso(values[-1])
-        self.csv.writerow(values)
-
-    def flush(self) -> str:
-        text = self.buffer.getvalue()
-        self.buffer.seek(0)
-        self.buffer.truncate()
-        return text
-
-    def end(self, decisions: int, lines: int) -> str:
-        return f"# end: {decisions} decisions, {lines} lines\r\n"
-
-
-class _NdjsonWriter:
-    """A first ``{"export": ...}`` object, one object per decision, a last ``{"end": ...}``."""
-
-    _LINE_AT = len(DECISION_COLUMNS)
-
-    def __init__(self, header: dict[str, Any]) -> None:
-        self.header = header
-        self.parts: list[str] = []
-        self.current: dict[str, Any] | None = None
-
-    def start(self) -> str:
-        return json.dumps({"export": {**self.header, "format": "ndjson"}}, ensure_ascii=False) + "\n"
-
-    def add(self, row: tuple[Any, ...]) -> None:
-        line = dict(zip(LINE_COLUMNS, row[self._LINE_AT :], strict=True))
-        if self.current is None or self.current["seq"] != row[0]:
-            self._close()
-            self.current = {**dict(zip(DECISION_COLUMNS, row, strict=False)), "lines": []}
-        self.current["lines"].append(line)
-
-    def _close(self) -> None:
-        if self.current is not None:
-            self.parts.append(json.dumps(decision_view(self.current), ensure_ascii=False))
-            self.current = None
-
-    def flush(self) -> str:
-        text = "".join(part + "\n" for part in self.parts)
-        self.parts = []
-        return text
-
-    def end(self, decisions: int, lines: int) -> str:
-        self._close()
-        return self.flush() + json.dumps({"end": {"decisions": decisions, "lines": lines}}) + "\n"

@@ -26,29 +26,21 @@ class AccessTrail:
 
     def record_many(self, actor: Actor, action: str, reads: Iterable[tuple[str, str | None]]) -> None:
         """Record one read per ``(decision_id, member_id)``, in one transaction."""
-        at = dt.datetime.now(dt.UTC)
-        rows = [
-            {
-                "at": at,
-                "actor": actor.name,
-                "actor_role": actor.role,
-                "action": action,
-                "decision_id": decision_id,
-                "member_id": member_id,
-            }
-            for decision_id, member_id in reads
-        ]
-        if not rows:
+        reads = list(reads)
+        if not reads:
             return
+        at = dt.datetime.now(dt.UTC)
+        who = (at, actor.name, actor.role, action)
         with self.database.session() as session:
             if self.database.is_sqlite:
+                rows = [dict(zip(_COPIED, (*who, *read), strict=True)) for read in reads]
                 session.execute(insert(_TABLE), rows)
             else:
                 # an export records thousands of reads at a time: COPY, not one INSERT each
                 cursor = session.connection().connection.driver_connection.cursor()
                 with cursor.copy(f"COPY access_log ({', '.join(_COPIED)}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row([row[name] for name in _COPIED])
+                    for read in reads:
+                        copy.write_row((*who, *read))
             session.commit()
 
     def listing(

@@ -9,15 +9,17 @@ JSON) is parsed and hashed the slow way before anything is called altered.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import Connection, Text, cast, func, select
 
-from .canonical import canonical_json, sha256_of, timestamp_text
+from .canonical import canonical_json, sha256_of, utc
 from .models import LogEntry
 
 GENESIS = "0" * 64
@@ -44,12 +46,15 @@ HASHED = (
 )
 _DOCUMENTS = ("policies", "request", "result")
 _TIMES = ("received_at", "recorded_at")
-_ORDER = sorted(HASHED)
-_PREFIXES = [("{" if i == 0 else ",") + json.dumps(name) + ":" for i, name in enumerate(_ORDER)]
+_ORDER = tuple(sorted(HASHED))
+# The canonical JSON of an entry, with a slot for each hashed column's text in key order.
+_TEMPLATE = "{" + ",".join(json.dumps(name) + ":%s" for name in _ORDER) + "}"
 _ROWS = select(
-    *[cast(getattr(LogEntry, n), Text).label(n) if n in _DOCUMENTS else getattr(LogEntry, n) for n in HASHED],
+    *[cast(getattr(LogEntry, n), Text).label(n) if n in _DOCUMENTS else getattr(LogEntry, n) for n in _ORDER],
     LogEntry.entry_hash,
 ).order_by(LogEntry.seq)
+_SEQ, _ID, _PREV = (_ORDER.index(n) for n in ("seq", "entry_id", "prev_hash"))
+_HASH = len(_ORDER)
 
 
 @dataclass(frozen=True)
@@ -73,19 +78,13 @@ class ChainReport:
 
 def stored_hash(row: Mapping[str, Any]) -> str:
     """The hash of an entry as stored, taking its JSON columns' text to be canonical."""
-    parts = []
-    for prefix, name in zip(_PREFIXES, _ORDER, strict=True):
-        value = row[name]
-        if name in _DOCUMENTS:
-            text = value
-        elif name in _TIMES:
-            text = '"' + timestamp_text(value) + '"'
-        else:
-            text = json.dumps(value, ensure_ascii=False)
-        parts.append(prefix)
-        parts.append(text)
-    parts.append("}")
-    return hashlib.sha256("".join(parts).encode()).hexdigest()
+    return row_hash([row[name] for name in _ORDER])
+
+
+def row_hash(row: Sequence[Any]) -> str:
+    """``stored_hash`` of a row holding the hashed columns in key order (``_ROWS``)."""
+    text = _TEMPLATE % tuple([form(value) for form, value in zip(_FORMS, row, strict=False)])
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def content_hash(row: Mapping[str, Any]) -> str:
@@ -105,46 +104,66 @@ def walk(
 ) -> ChainReport:
     """Check every entry in chain order; stop at the first that is missing, altered or out of place."""
     expected_seq, previous, count, problem = 1, GENESIS, 0, None
-    anchor_seen = anchor is None
+    anchor_seq, anchor_hash = anchor if anchor else (None, None)
     with connection.execute(_ROWS.execution_options(stream_results=True, yield_per=batch)) as result:
-        for row in result.mappings():
+        for row in result:
             count += 1
-            problem = _check(row, expected_seq, previous)
-            if problem:
-                break
-            if anchor and row["seq"] == anchor[0]:
-                anchor_seen = True
-                if row["entry_hash"] != anchor[1]:
-                    problem = ChainProblem(row["seq"], row["entry_id"], "does not match the anchor kept")
+            if row[_SEQ] != expected_seq or row[_PREV] != previous or row_hash(row) != row[_HASH]:
+                problem = _check(row, expected_seq, previous)
+                if problem:
                     break
-            expected_seq, previous = row["seq"] + 1, row["entry_hash"]
+            if row[_SEQ] == anchor_seq and row[_HASH] != anchor_hash:
+                problem = ChainProblem(row[_SEQ], row[_ID], "does not match the anchor kept")
+                break
+            expected_seq, previous = expected_seq + 1, row[_HASH]
             if progress and count % batch == 0:
                 progress(batch)
     if progress:
         progress(count % batch)
-    if problem is None and not anchor_seen:
+    if problem is None and anchor_seq is not None and not 0 < anchor_seq < expected_seq:
         problem = ChainProblem(
-            anchor[0], None, f"the anchored entry {anchor[0]} is gone: the log ends at {expected_seq - 1}"
+            anchor_seq, None, f"the anchored entry {anchor_seq} is gone: the log ends at {expected_seq - 1}"
         )
     return ChainReport(count, expected_seq - 1, previous, problem)
 
 
-def _check(row: Mapping[str, Any], expected_seq: int, previous: str) -> ChainProblem | None:
-    seq = row["seq"]
+def _check(row: Sequence[Any], expected_seq: int, previous: str) -> ChainProblem | None:
+    seq = row[_SEQ]
     if seq != expected_seq:
         missing = f"entry {expected_seq} is missing" if seq > expected_seq else f"entry {seq} appears twice"
         return ChainProblem(
             expected_seq, None, f"{missing}: the chain jumps from {expected_seq - 1} to {seq}"
         )
-    if row["prev_hash"] != previous:
+    if row[_PREV] != previous:
         return ChainProblem(
             seq,
-            row["entry_id"],
+            row[_ID],
             f"does not follow entry {seq - 1}: an entry before it was removed, replaced or reordered",
         )
-    if stored_hash(row) != row["entry_hash"] and content_hash(row) != row["entry_hash"]:
-        return ChainProblem(seq, row["entry_id"], "its content was altered: it no longer matches its hash")
+    stored = row[_HASH]
+    if row_hash(row) != stored and content_hash(dict(zip(_ORDER, row[:_HASH], strict=True))) != stored:
+        return ChainProblem(seq, row[_ID], "its content was altered: it no longer matches its hash")
     return None
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
+
+
+def _document(value: str | None) -> str:
+    return "null" if value is None else value
+
+
+def _instant(value: dt.datetime) -> str:
+    """``timestamp_text`` as JSON, for years from 1000 on (earlier ones fall back to the slow check)."""
+    return '"' + utc(value).isoformat(timespec="microseconds")[:-6] + 'Z"'
+
+
+# How each hashed column, in key order, is written in canonical JSON.
+_FORMS: tuple[Callable[[Any], str], ...] = tuple(
+    _document if n in _DOCUMENTS else _instant if n in _TIMES else str if n == "seq" else _text
+    for n in _ORDER
+)
 
 
 __all__ = ["GENESIS", "HASHED", "ChainProblem", "ChainReport", "canonical_json", "log_length", "walk"]

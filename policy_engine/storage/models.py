@@ -58,6 +58,14 @@ class LogEntry(Base):
             postgresql_where=text("kind = 'decision'"),
             sqlite_where=text("kind = 'decision'"),
         ),
+        # the later entries of each case (determinations, appeals), for the overdue and reviewer filters
+        Index(
+            "ix_decision_log_later",
+            "decision_id",
+            "actor",
+            postgresql_where=text("kind <> 'decision'"),
+            sqlite_where=text("kind <> 'decision'"),
+        ),
     )
 
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import select, text
 
 from policy_engine.cli import main
-from policy_engine.services.decision_search import CSV_COLUMNS
+from policy_engine.services.decision_export import CSV_COLUMNS
 from policy_engine.storage.decision_index import rebuild
 from policy_engine.storage.models import DecisionLine, DecisionLinePolicy
 
