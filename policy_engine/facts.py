@@ -95,9 +95,12 @@ def fact_path(text: str) -> FactPath:
 
 def located(raw: Any, where: str, problems: tuple[str, ...] = ()) -> Located:
     """A read value as the engine uses it; null counts as absent."""
+    kind = type(raw)
+    if kind is int or kind is bool:
+        return raw, where, raw, (), problems
     if raw is ABSENT or raw is None or raw is UNKNOWN:
         return ABSENT, where, raw, (where,), problems
-    if isinstance(raw, list):
+    if kind is list:
         return [normalize(item) for item in raw], where, raw, (), problems
     return normalize(raw), where, raw, (), problems
 
@@ -133,7 +136,7 @@ class LineFacts:
         self._prior: list[PriorService] | None = None
         self._quantity: int | Fraction | None = None
         self._sent: list[str] | None = None
-        self._located: dict[FactPath, Located] = {}
+        self.seen: dict[FactPath, Located] = {}  # request paths read so far (see ``located``)
 
     @property
     def quantity(self) -> int | Fraction:
@@ -187,13 +190,23 @@ class LineFacts:
 
     def located(self, path: FactPath) -> Located:
         """A path read from the request (not a bound element, not a derived value), once per line."""
-        found = self._located.get(path)
+        found = self.seen.get(path)
         if found is None:
-            found = self._located[path] = self._locate(path)
+            found = self.seen[path] = self._locate(path)
         return found
 
     def _locate(self, path: FactPath) -> Located:
         reading = path.reading
+        if reading == REQUEST:
+            value: Any = self.request
+            for part in path.dig:  # what _dig does, for the most common reading
+                if type(part) is int:
+                    value = value[part] if isinstance(value, list) and part < len(value) else None
+                else:
+                    value = value.get(part) if isinstance(value, dict) else None
+                if value is None:
+                    return ABSENT, path.where, ABSENT, (path.where,), ()
+            return located(value, path.where)
         if reading == SERVICE or (reading == MODIFIERS and self.line.get("modifiers") is not None):
             return located(_dig(self.line, path.dig), self.line_path + path.tail)
         if reading == QUANTITY:

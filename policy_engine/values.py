@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import re
 from decimal import Decimal
 from fractions import Fraction
@@ -75,7 +76,12 @@ def parse_date(value: Any) -> dt.date | None:
 
 def _iso_date(text: str) -> dt.date | None:
     # The length test first: most strings a request carries are not dates.
-    if len(text) != 10 or not _ISO_DATE.match(text):
+    return _parse_iso_date(text) if len(text) == 10 else None
+
+
+@functools.lru_cache(maxsize=4096)  # requests repeat dates: services, birthdays, tests
+def _parse_iso_date(text: str) -> dt.date | None:
+    if not _ISO_DATE.match(text):
         return None
     try:
         return dt.date.fromisoformat(text)
@@ -99,6 +105,8 @@ def normalize(value: Any) -> Any:
     kind = type(value)
     if kind is int or kind is bool:
         return value
+    if kind is Fraction:  # a whole one as an int, which is cheaper to compare and hash
+        return value.numerator if value.denominator == 1 else value
     if kind is str:
         return _iso_date(value) or value
     if is_number(value):
@@ -163,6 +171,11 @@ def normalize_code(code: Any) -> str:
     if not isinstance(code, str):
         raise ValueTypeError(f"expected a code as a string, got {describe(code)}")
     return code.strip().upper().replace(".", "")
+
+
+def normalize_codes(codes: list[str]) -> list[str]:
+    """``normalize_code`` over a list already known to hold only strings."""
+    return [code.strip().upper().replace(".", "") for code in codes]
 
 
 def split_range(spec: str) -> tuple[str, str] | None:

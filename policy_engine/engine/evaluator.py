@@ -16,7 +16,8 @@ from ..model import Policy
 from .determination import LineDetermination, PolicyResult, determine_line, request_status
 from .library import PolicyLibrary
 from .outcome import settle
-from .resolve import LineResolver, PolicyPlan, met
+from .plan import PolicyPlan
+from .resolve import LineResolver, prepare
 from .rules import RulesHost
 
 ENGINE_VERSION = f"policy-engine {__version__} (durable-rules 2.0.28)"
@@ -39,7 +40,7 @@ class Evaluator:
         self.plans: dict[str, PolicyPlan] = {}
         for policy in self.library:
             compiled = self.host.layout(policy)
-            self.plans[policy.key] = PolicyPlan(policy, compiled.encoders, len(compiled.texts))
+            self.plans[policy.key] = prepare(policy, compiled.encoders, len(compiled.texts))
         self._governing: dict[tuple[str | None, dt.date | None], list[Policy]] = {}
 
     def evaluate(self, request: dict[str, Any]) -> Decision:
@@ -49,16 +50,21 @@ class Evaluator:
     def evaluate_line(self, request: dict[str, Any], index: int) -> LineDetermination:
         facts = LineFacts(request, index)
         day = facts.date_of_service
-        resolver = LineResolver(facts, lambda policy_id: self.library.version_of(policy_id, day), self._plan)
+        resolver = LineResolver(facts, self.library.version_of, self._plan)
         results = []
         for policy in self.governing(facts.code, day):
             when, coverage, documentation, criteria = resolver.roots(self.plans[policy.key])
             results.append(PolicyResult(policy, when, coverage, documentation, criteria))
         self._judge(resolver)
         for result in results:
-            for outcome in (result.when, *result.coverage, *result.documentation, result.criteria):
-                if outcome is not None:
-                    settle(outcome)
+            if result.when is not None:
+                settle(result.when)
+            for outcome in result.coverage:
+                settle(outcome)
+            for outcome in result.documentation:
+                settle(outcome)
+            if result.criteria is not None:
+                settle(result.criteria)
             result.decide()
         line = facts.line
         return determine_line(index, line.get("code"), line.get("date_of_service"), results)
@@ -82,13 +88,11 @@ class Evaluator:
         plan = self.plans.get(policy.key)
         if plan is None or plan.policy is not policy:  # a version outside the library (a ref)
             compiled = self.host.layout(policy)
-            plan = PolicyPlan(policy, compiled.encoders, len(compiled.texts))
+            plan = prepare(policy, compiled.encoders, len(compiled.texts))
         return plan
 
     def _judge(self, resolver: LineResolver) -> None:
         for line in resolver.lines.values():
             if not line.judged:
                 continue
-            judged = line.judged
-            for index in self.host.judge(line.plan.policy, line.batches):
-                met(judged[index])
+            line.record(self.host.judge(line.plan.policy, line.batches))

@@ -6,7 +6,7 @@ refs and quantifiers bottom-up exactly as DESIGN.md's "Semantics, precisely" say
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from ..model import Frequency, Group, Node, NOf, Not, Quantifier, Ref
 
@@ -32,12 +32,41 @@ class Outcome:
         self.node = node
         self.status: str | None = None  # the node's result, guard included
         self.body: str | None = None  # the result before the guard and if_absent
-        self.facts: dict[str, Any] = {}
-        self.missing: list[str] = []
-        self.invalid: list[str] = []
-        self.children: list[Outcome] = []
+        # Most outcomes keep these empty: they share one empty list or dict, which refuses
+        # to be filled, so an outcome is filled by assigning its own.
+        self.facts: dict[str, Any] = NO_FACTS
+        self.missing: list[str] = NOTHING
+        self.invalid: list[str] = NOTHING
+        self.children: list[Outcome] = NOTHING
         self.guard: Outcome | None = None
         self.target: Outcome | None = None
+
+
+class _Nothing(list):  # type: ignore[type-arg]
+    """The empty list outcomes share (an outcome per node, and most have nothing to list)."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("this empty list is shared by outcomes: assign a new list instead")
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse  # type: ignore[assignment]
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse  # type: ignore[assignment]
+
+
+class _NoFacts(dict):  # type: ignore[type-arg]
+    """The empty dict of facts outcomes share."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("this empty dict is shared by outcomes: assign a new dict instead")
+
+    __setitem__ = __delitem__ = __ior__ = setdefault = update = pop = popitem = clear = _refuse  # type: ignore[assignment]
+
+
+NOTHING: list[Any] = _Nothing()
+NO_FACTS: dict[str, Any] = _NoFacts()
 
 
 def settle(outcome: Outcome) -> str:
@@ -47,7 +76,10 @@ def settle(outcome: Outcome) -> str:
     body = outcome.body
     node = outcome.node
     if body is None:
-        body = _FOLDS.get(type(node), _body)(outcome)
+        if type(node) is Group:
+            body = _all(outcome) if node.kind == "all" else _any(outcome)
+        else:
+            body = _body(outcome)
     if body == UNKNOWN and node.if_absent and not outcome.invalid:
         body = MET if node.if_absent == "met" else NOT_MET
     outcome.body = body
@@ -94,10 +126,6 @@ def _any(outcome: Outcome) -> str:
     return result
 
 
-def _group(outcome: Outcome) -> str:
-    return _all(outcome) if outcome.node.kind == "all" else _any(outcome)  # type: ignore[attr-defined]
-
-
 def _body(outcome: Outcome) -> str:
     node = outcome.node
     if isinstance(node, Ref):
@@ -118,9 +146,6 @@ def _body(outcome: Outcome) -> str:
     if isinstance(node, Not):
         return {MET: NOT_MET, NOT_MET: MET}.get(statuses[0], statuses[0])
     raise AssertionError(f"{node!r} was never judged")  # leaves are judged before settling
-
-
-_FOLDS = {Group: _group}  # the common fold without building a list of statuses
 
 
 def kleene_all(statuses: list[str]) -> str:

@@ -1,9 +1,10 @@
 """The only module that talks to durable-rules.
 
 Each policy version compiles to a ruleset named ``<id>@<version>``: one condition per
-leaf, frequency limit and document, keyed by a leaf number ``l``. A line's checks are
-asserted as one batch of small facts ``{l, v, w}``; rules carry ``cap`` so each fires
-once with every fact it matched, and the matched facts are the leaves that are met.
+leaf, frequency limit and document, keyed by the leaf's number ``n`` as a property
+``l<n>``. A line's checks are asserted as one batch of small facts ``{id, l<n>, v, w}``
+(written by ``encode``); rules carry ``cap`` so each fires once with every fact it
+matched, and the matched facts are the leaves that are met.
 
 What we measured about the engine decides the shape (docs/decisions/0001):
 - conditions are grouped into rules of the size the C core accepts (it rejects large
@@ -17,35 +18,33 @@ What we measured about the engine decides the shape (docs/decisions/0001):
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import math
 import re
 import threading
-from collections.abc import Callable
-from fractions import Fraction
-from json.encoder import encode_basestring_ascii as _text
 from typing import Any
 
 import durable_rules_engine as native
 
 from ..errors import EvaluationError
 from ..model import Document, FactRef, Frequency, Leaf, Node, Policy, walk
-from ..values import ABSENT, split_range
+from ..values import split_range
+from .encode import Encoder, leaf_key, literal
 
 RULES_PER_SET = 48
 CONDITIONS_PER_RULE = 10
 _SID = "0"  # the engine's default sid: facts that name none belong to it
 # Every batch carries this fact, matched by the first rule: a batch that matches nothing
 # leaves the native session corrupt, and deleting it later crashes the process.
-_SENTINEL = {"l": 0}
+_SENTINEL = {leaf_key(0): 1}
 _SENTINEL_TEXT = json.dumps(_SENTINEL, separators=(",", ":"))
 _PROBED: dict[str, bool] = {}  # rule definitions the C core was asked about, and its answer
 _REVERSED = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte", "ne": "$neq"}
 # The engine hands back each matched fact as the text we sent, inside ``{"m":...}``; a
-# check's fact starts with its index ``j`` (the sentinel has none). A JSON string cannot
+# check's fact starts with its index ``id`` (the sentinel has none). A JSON string cannot
 # hold an unescaped quote, so this never matches inside a value.
-_FRAME = re.compile(r'\{"m":\{(?:"j":(\d+))?')
+_MATCHED = re.compile(r'\{"m":\{"id":(\d+)')
+_FRAME = '{"m":{'
+_INDEXES = {str(index): index for index in range(512)}  # looking one up is cheaper than int()
 
 
 class CompiledPolicy:
@@ -114,7 +113,7 @@ class RulesHost:
             self.release(key)
 
     def judge(self, policy: Policy, batches: list[list[str]]) -> list[int]:
-        """The indices ``j`` of the facts the version's rulesets match, one batch per ruleset."""
+        """The ``id`` of each fact the version's rulesets match; one batch of facts per ruleset."""
         matched: list[int] = []
         with self._lock:
             compiled = self._ready(policy)
@@ -167,10 +166,13 @@ def _run(handle: int, batch: list[str]) -> list[int]:
 
 
 def _collect(message: str, matched: list[int]) -> None:
-    frames = _FRAME.findall(message)
-    if not frames:
+    found = _MATCHED.findall(message)
+    if not found and _FRAME not in message:
         raise EvaluationError(f"the rules engine answered in an unexpected form: {message[:200]}")
-    matched.extend(int(index) for index in frames if index)
+    known = _INDEXES.get
+    for text in found:
+        index = known(text)
+        matched.append(int(text) if index is None else index)
 
 
 # Compilation ---------------------------------------------------------------------
@@ -194,7 +196,7 @@ def _compile(policy: Policy) -> CompiledPolicy:
     conditions: list[dict[str, Any]] = []
     for number, node in enumerate(checkable(policy), start=1):
         numbers[node.id] = number
-        conditions.append({"$and": [{"l": number}, condition(node)]})
+        conditions.append({"$and": [{leaf_key(number): 1}, condition(node)]})
     rules = _group_rules(conditions)
     owner = [0] * (len(conditions) + 1)
     definitions: list[dict[str, Any]] = []
@@ -204,11 +206,15 @@ def _compile(policy: Policy) -> CompiledPolicy:
         definition["r0"]["all"][0]["m"] = _either([_SENTINEL, *part[0]])
         for group in part:
             for item in group:
-                owner[item["$and"][0]["l"]] = len(definitions)
+                owner[_leaf_number(item)] = len(definitions)
         definitions.append(definition)
     compiled = CompiledPolicy(policy, numbers, [], owner)
     compiled.texts = [json.dumps(definition, sort_keys=True) for definition in definitions]
     return compiled
+
+
+def _leaf_number(item: dict[str, Any]) -> int:
+    return int(next(iter(item["$and"][0]))[1:])
 
 
 def _either(group: list[dict[str, Any]]) -> dict[str, Any]:
@@ -228,9 +234,7 @@ def _group_rules(conditions: list[dict[str, Any]]) -> list[list[dict[str, Any]]]
                 rules.append(current)
             current = [item]
             if not _accepted(current):
-                raise EvaluationError(
-                    f"the rules engine rejects the condition of leaf {item['$and'][0]['l']}"
-                )
+                raise EvaluationError(f"the rules engine rejects the condition of leaf {_leaf_number(item)}")
     if current:
         rules.append(current)
     return rules
@@ -310,124 +314,3 @@ def _any_of(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _all_of(items: list[dict[str, Any]]) -> dict[str, Any]:
     return items[0] if len(items) == 1 else {"$and": items}
-
-
-# Encoding ------------------------------------------------------------------------
-
-
-def literal(value: Any) -> Any:
-    """A policy literal as the engine compares it."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, Fraction | int):
-        return float(value)
-    if isinstance(value, dt.date):
-        return value.toordinal()
-    return value
-
-
-class Encoder:
-    """How one checkable node's facts reach the engine, decided at compile time.
-
-    A fact is JSON text ``{"j": index, "l": number, "v": value, ...}``: typed as the
-    condition compares it, numbers nudged so double rounding never flips a comparison.
-    ``encode(index, value, other, lists)`` writes one; ``lists`` keeps lists a line
-    sends several times (its documents) encoded once.
-    """
-
-    __slots__ = ("encode", "limits", "number", "part")
-
-    def __init__(self, node: Node, number: int, part: int) -> None:
-        self.number = number
-        self.part = part  # index of the ruleset that judges it
-        self.limits: tuple[tuple[Any, float], ...] = ()  # numbers the value is compared with
-        self.encode: Callable[[int, Any, Any, dict[int, str]], str]
-        if isinstance(node, Document):
-            self.encode = self._document
-        elif isinstance(node, Frequency):
-            self.limits = _numbers((node.max,))
-            self.encode = self._frequency
-        else:
-            assert isinstance(node, Leaf)
-            operand = node.operand
-            literals = operand if isinstance(operand, tuple) else (operand,)
-            self.limits = _numbers(item for item in literals if not isinstance(item, FactRef))
-            self.encode = self._exists if node.op == "exists" else self._leaf
-
-    def _document(self, index: int, value: list[str], other: None, lists: dict[int, str]) -> str:
-        text = lists.get(id(value))
-        if text is None:
-            text = lists[id(value)] = _list(value)
-        return f'{{"j":{index},"l":{self.number},"v":{text}}}'
-
-    def _frequency(self, index: int, value: Any, other: None, lists: dict[int, str]) -> str:
-        return f'{{"j":{index},"l":{self.number},"v":{_number(value, self.limits)}}}'
-
-    def _exists(self, index: int, value: Any, other: None, lists: dict[int, str]) -> str:
-        if value is None or value is ABSENT:
-            return f'{{"j":{index},"l":{self.number}}}'
-        return f'{{"j":{index},"l":{self.number},"v":1}}'
-
-    def _leaf(self, index: int, value: Any, other: Any, lists: dict[int, str]) -> str:
-        head = f'{{"j":{index},"l":{self.number}'
-        kind = type(value)
-        if kind is list:
-            return f'{head},"v":{_list(value)}}}'
-        if other is None:
-            if kind is int or kind is Fraction:
-                return f'{head},"v":{_number(value, self.limits)}}}'
-            text = f'{head},"v":{_scalar(value, self.limits)}'
-        elif isinstance(other, tuple):
-            low, high = other
-            mine = _numbers((value,))
-            text = (
-                f'{head},"v":{_scalar(value, _numbers(other))},'
-                f'"w":{_scalar(low, mine)},"x":{_scalar(high, mine)}'
-            )
-        else:
-            text = f'{head},"v":{_scalar(value, _numbers((other,)))},"w":{_scalar(other, _numbers((value,)))}'
-        if isinstance(value, str):
-            text += f',"n":{len(value)}'
-        return text + "}"
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | Fraction) and not isinstance(value, bool)
-
-
-def _numbers(items: Any) -> tuple[tuple[Any, float], ...]:
-    """The exact numbers among the items, each with its double."""
-    return tuple((item, _float(item)) for item in items if _is_number(item))
-
-
-def _scalar(value: Any, limits: tuple[tuple[Any, float], ...]) -> str:
-    """One value as engine JSON: numbers as nudged doubles, the rest as ``literal`` says."""
-    if _is_number(value):
-        return _number(value, limits)
-    if isinstance(value, str):
-        return _text(value)
-    return json.dumps(literal(value))
-
-
-def _list(items: list[Any]) -> str:
-    try:
-        return f"[{','.join(map(_text, items))}]"  # the usual case: codes, document ids
-    except TypeError:
-        return json.dumps([literal(item) for item in items])
-
-
-def _float(value: Any) -> float:
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf
-
-
-def _number(value: Any, limits: tuple[tuple[Any, float], ...]) -> str:
-    """``float(value)`` as JSON, moved one step if it would tie with a limit it differs from."""
-    result = _float(value)
-    for limit, approximate in limits:
-        if result == approximate and value != limit:
-            result = math.nextafter(result, math.inf if value > limit else -math.inf)
-    # repr is what json writes for a finite double; json spells infinities its own way
-    return repr(result) if result - result == 0 else json.dumps(result)

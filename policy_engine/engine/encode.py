@@ -1,0 +1,165 @@
+"""Facts as the rules engine reads them: JSON text, written once per node and value.
+
+The engine compares strings as text and numbers as doubles, so values reach it typed:
+dates as day numbers, booleans as 0/1, codes normalized, exact numbers as doubles moved
+one step where rounding would tie two different numbers. A fact is
+``{"id": index, "l<n>": 1, "v": value, ...}``: the index is its ``id``, which spares
+the engine hashing the fact for one, and ``l<n>`` marks it as leaf n's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Callable
+from fractions import Fraction
+from json.encoder import encode_basestring_ascii as _text
+from typing import Any
+
+from ..model import Document, FactRef, Frequency, Leaf, Node
+from ..values import ABSENT, normalize_code, normalize_codes
+
+_KEPT = 256  # encodings a node remembers; a full table starts again
+_HEADS_KEPT = 512
+_HEADS = tuple(f'{{"id":{index}' for index in range(_HEADS_KEPT))  # a fact's start, by index
+
+
+def leaf_key(number: int) -> str:
+    """The property that marks a fact as leaf ``number``'s.
+
+    A property of its own per leaf, not ``l: number``: the engine indexes conditions by
+    property name, so a fact meets only its own leaf's condition instead of being
+    tested against every leaf's number.
+    """
+    return f"l{number}"
+
+
+class Encoder:
+    """How one checkable node's facts are written, decided at compile time.
+
+    ``encode(index, value, other)`` writes one fact; ``other`` is the operand read from
+    the request, if any. A value met before is not written again: what follows the
+    index is remembered per value (booleans, fractions, lists of non-strings and fact
+    operands are always written afresh).
+    """
+
+    __slots__ = ("bare", "codes", "encode", "limits", "part", "prefix", "tail", "texts")
+
+    def __init__(self, node: Node, number: int, part: int) -> None:
+        self.part = part  # index of the ruleset that judges it
+        self.tail = f',"{leaf_key(number)}":1,"v":'  # what follows the index
+        self.bare = f',"{leaf_key(number)}":1}}'  # the same for a fact without a value
+        self.limits: tuple[tuple[Any, float], ...] = ()  # numbers the value is compared with
+        self.codes = self.prefix = False
+        self.texts: dict[Any, str] = {}
+        self.encode: Callable[[int, Any, Any], str]
+        if isinstance(node, Document):
+            self.encode = self._value
+        elif isinstance(node, Frequency):
+            self.limits = _numbers((node.max,))
+            self.encode = self._value
+        else:
+            assert isinstance(node, Leaf)
+            operand = node.operand
+            literals = operand if isinstance(operand, tuple) else (operand,)
+            self.limits = _numbers(item for item in literals if not isinstance(item, FactRef))
+            self.codes, self.prefix = node.codes, node.op == "any_prefix"
+            self.encode = self._exists if node.op == "exists" else self._leaf
+
+    def _value(self, index: int, value: Any, other: Any = None) -> str:
+        head = _HEADS[index] if index < _HEADS_KEPT else f'{{"id":{index}'
+        kind = type(value)
+        if kind is bool or kind is Fraction:  # True == 1; hashing a Fraction costs more than writing it
+            return head + self._write(value)[0]
+        key = tuple(value) if kind is list else value
+        text = self.texts.get(key)
+        if text is None:
+            text, kept = self._write(value)
+            if kept:
+                if len(self.texts) >= _KEPT:
+                    self.texts.clear()
+                self.texts[key] = text
+        return head + text
+
+    def _write(self, value: Any) -> tuple[str, bool]:
+        """What follows the index for one value, and whether it may be remembered."""
+        if isinstance(value, list):
+            items = normalize_codes(value) if self.codes else value
+            try:
+                return f"{self.tail}[{','.join(map(_text, items))}]}}", True  # codes, document ids
+            except TypeError:  # a list of numbers, dates or booleans: never remembered
+                return f"{self.tail}{json.dumps([literal(item) for item in items])}}}", False
+        if self.prefix:  # one code is a list of one for the engine's $iany
+            return f"{self.tail}[{_text(normalize_code(value))}]}}", True
+        if isinstance(value, str):
+            text = normalize_code(value) if self.codes else value
+            return f'{self.tail}{_text(text)},"n":{len(text)}}}', True
+        return f"{self.tail}{_scalar(value, self.limits)}}}", True
+
+    def _leaf(self, index: int, value: Any, other: Any) -> str:
+        if other is None:
+            return self._value(index, value)
+        head = (_HEADS[index] if index < _HEADS_KEPT else f'{{"id":{index}') + self.tail
+        if isinstance(other, tuple):
+            low, high = other
+            mine = _numbers((value,))
+            bounds = f',"w":{_scalar(low, mine)},"x":{_scalar(high, mine)}'
+            text = f"{head}{_scalar(value, _numbers(other))}{bounds}"
+        else:
+            text = f'{head}{_scalar(value, _numbers((other,)))},"w":{_scalar(other, _numbers((value,)))}'
+        if isinstance(value, str):
+            text += f',"n":{len(value)}'
+        return text + "}"
+
+    def _exists(self, index: int, value: Any, other: Any = None) -> str:
+        head = _HEADS[index] if index < _HEADS_KEPT else f'{{"id":{index}'
+        if value is None or value is ABSENT:
+            return head + self.bare
+        return f"{head}{self.tail}1}}"
+
+
+def literal(value: Any) -> Any:
+    """A policy literal as the engine compares it."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, Fraction | int):
+        return float(value)
+    if isinstance(value, dt.date):
+        return value.toordinal()
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | Fraction) and not isinstance(value, bool)
+
+
+def _numbers(items: Any) -> tuple[tuple[Any, float], ...]:
+    """The exact numbers among the items, each with its double."""
+    return tuple((item, _float(item)) for item in items if _is_number(item))
+
+
+def _scalar(value: Any, limits: tuple[tuple[Any, float], ...]) -> str:
+    """One value as engine JSON: numbers as nudged doubles, the rest as ``literal`` says."""
+    if _is_number(value):
+        return _number(value, limits)
+    if isinstance(value, str):
+        return _text(value)
+    return json.dumps(literal(value))
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _number(value: Any, limits: tuple[tuple[Any, float], ...]) -> str:
+    """``float(value)`` as JSON, moved one step if it would tie with a limit it differs from."""
+    result = _float(value)
+    for limit, approximate in limits:
+        if result == approximate and value != limit:
+            result = math.nextafter(result, math.inf if value > limit else -math.inf)
+    # repr is what json writes for a finite double; json spells infinities its own way
+    return repr(result) if result - result == 0 else json.dumps(result)
