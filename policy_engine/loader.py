@@ -50,7 +50,8 @@ def parse_policy_text(text: str, file: str) -> Policy:
     try:
         data, source = load(text)
     except YamlSyntaxError as error:
-        raise PolicyInvalid([Problem(file, error.line, "", f"invalid YAML: {error.message}")]) from None
+        problem = Problem(file, error.line, error.field, f"invalid YAML: {error.message}")
+        raise PolicyInvalid([problem]) from None
     if not isinstance(data, dict):
         raise PolicyInvalid([Problem(file, 1, "", "a policy file must be a YAML mapping")])
     problems = [

@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
+from .model import OPERATORS
 from .values import describe
 
 Path = tuple[str | int, ...]
@@ -30,9 +31,9 @@ def schema_problems(validator: jsonschema.Validator, data: Any) -> Iterator[tupl
             path = tuple(leaf.absolute_path)
             if leaf.validator == "additionalProperties":
                 for key in sorted(set(leaf.instance) - set(leaf.schema.get("properties", {}))):
-                    found.setdefault(((*path, key), f"unknown field '{key}'"), False)
+                    found.setdefault(((*path, key), _unknown_field(key)), False)
                 continue
-            found.setdefault((path, text), generic and not text.startswith("expected"))
+            found.setdefault((path, text), text == _NO_FORM)
     specific = {
         path[: len(path) - 1] if text.startswith("unknown field") else path
         for (path, text), generic in found.items()
@@ -43,12 +44,40 @@ def schema_problems(validator: jsonschema.Validator, data: Any) -> Iterator[tupl
             yield path, text
 
 
+_NO_FORM = "does not match any of the allowed forms of this field"
+# Keys that make a mapping a criterion; a document requirement has none of them.
+_CRITERION_KEYS = {"fact", "all", "any", "n_of", "not", "ref", "some", "every", "frequency"}
+
+
+def _unknown_field(key: str) -> str:
+    if key == "if_absent":
+        return "if_absent is allowed only on a leaf, a some/every quantifier or a frequency limit"
+    return f"unknown field '{key}'"
+
+
 def _alternatives(validator: jsonschema.Validator, error: ValidationError) -> str:
-    """For a value that fits none of a choice of simple forms: say which forms would do."""
-    if isinstance(error.instance, dict | list):
-        return "does not match any of the allowed forms of this field"
+    """For a value that fits none of a choice of forms: say which forms would do."""
+    if isinstance(error.instance, dict):
+        return _node_mistake(error.instance) or _NO_FORM
+    if isinstance(error.instance, list):
+        return _NO_FORM
     names = [_form_name(_resolve(validator, branch)) for branch in error.validator_value]
     return f"expected {_or_list(names)}, got {describe(error.instance)}"
+
+
+def _node_mistake(node: dict[str, Any]) -> str | None:
+    """The two mistakes authors make with a criterion's form, named; None for others."""
+    operators = [key for key in OPERATORS if key in node]
+    if "fact" in node and len(operators) > 1:
+        found = _or_list([repr(key) for key in operators], "and")
+        hint = " (for a range, write between: [low, high])" if {"gte", "lte"} <= set(operators) else ""
+        return f"a leaf takes exactly one operator, found {found}{hint}"
+    if not _CRITERION_KEYS & set(node) and {"id", "text"} <= set(node):
+        return (
+            "a document requirement (id and text only) belongs under documentation; "
+            "a criterion needs fact, all, any, n_of, not, ref, some, every or frequency"
+        )
+    return None
 
 
 def _form_name(schema: dict[str, Any]) -> str:
@@ -61,8 +90,8 @@ def _form_name(schema: dict[str, Any]) -> str:
     return _or_list([_article(kind) for kind in kinds])
 
 
-def _or_list(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
+def _or_list(items: list[str], conjunction: str = "or") -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
 
 
 def _meant(validator: jsonschema.Validator, error: ValidationError) -> list[ValidationError]:

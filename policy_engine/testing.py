@@ -44,7 +44,8 @@ def load_cases(path: Path) -> list[tuple[dict[str, Any], int]]:
     try:
         data, source = load(path.read_text(encoding="utf-8"))
     except YamlSyntaxError as error:
-        raise PolicyInvalid([Problem(str(path), error.line, "", f"invalid YAML: {error.message}")]) from None
+        problem = Problem(str(path), error.line, error.field, f"invalid YAML: {error.message}")
+        raise PolicyInvalid([problem]) from None
     if not isinstance(data, list):
         raise PolicyInvalid([Problem(str(path), 1, "", "tests.yaml must be a list of cases")])
     problems, cases = [], []

@@ -15,12 +15,13 @@ Path = tuple[str | int, ...]
 
 
 class YamlSyntaxError(ValueError):
-    """The text is not YAML, or repeats a key; carries the 1-based line."""
+    """The text is not YAML, or repeats a key; carries the 1-based line (and the key's path)."""
 
-    def __init__(self, message: str, line: int) -> None:
+    def __init__(self, message: str, line: int, path: Path = ()) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
+        self.field = format_path(path)
 
 
 class SourceMap:
@@ -89,9 +90,10 @@ def _build(node: yaml.Node, path: Path, source: SourceMap, constructor: Any) -> 
             key = constructor.construct_object(key_node, deep=True)
             if not isinstance(key, str):
                 key = str(key)
-            if key in result:
-                raise YamlSyntaxError(f"duplicate key '{key}'", key_node.start_mark.line + 1)
             child = (*path, key)
+            if key in result:
+                line, first = key_node.start_mark.line + 1, source.lines[child]
+                raise YamlSyntaxError(f"duplicate key '{key}' (first written at line {first})", line, child)
             source.lines[child] = key_node.start_mark.line + 1
             result[key] = _build(value_node, child, source, constructor)
         return result
