@@ -48,13 +48,18 @@ def _key(result: dict[str, Any]) -> tuple[str, int]:
 
 
 def _unsettled(result: dict[str, Any]) -> list[tuple[str, str]]:
-    """(node id, status) of every unmet or unknown node of a trace, in reading order."""
+    """(node id, status) of every unmet or unknown leaf of a trace, in reading order.
+
+    Leaves are where the policy states a test; the guard of a node that does not apply is
+    left out, since its failing is what made the node not apply.
+    """
     found: list[tuple[str, str]] = []
 
     def visit(node: dict[str, Any]) -> None:
-        if node["status"] in SHOWN and all(node["id"] != seen for seen, _ in found):
+        leaf = not node.get("children")
+        if leaf and node["status"] in SHOWN and all(node["id"] != seen for seen, _ in found):
             found.append((node["id"], node["status"]))
-        if node.get("applies_when"):
+        if node.get("applies_when") and node["status"] != "not_applicable":
             visit(node["applies_when"])
         for child in node.get("children", ()):
             visit(child)
