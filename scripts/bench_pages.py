@@ -31,7 +31,12 @@ PENDED = {
     "member": {"id": "M1001", "birth_date": "1961-04-02", "sex": "F"},
     "diagnoses": ["G47.33"],
     "services": [{"code": "E0601", "quantity": 1, "date_of_service": "2025-03-10"}],
-    "clinical": {"ahi": 3, "conditions": [], "evaluation_date": "2025-01-15", "sleep_test_date": "2025-02-01"},
+    "clinical": {
+        "ahi": 3,
+        "conditions": [],
+        "evaluation_date": "2025-01-15",
+        "sleep_test_date": "2025-02-01",
+    },
     "documentation": ["psg-report", "f2f-note"],
 }
 

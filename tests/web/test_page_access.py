@@ -168,7 +168,7 @@ def test_the_embedded_default_keeps_a_generated_key_in_the_instance_folder(tmp_p
     first = instance_secret(tmp_path)
     assert len(first) >= 40 and instance_secret(tmp_path) == first
     assert oct(os.stat(tmp_path / "secret-key").st_mode & 0o777) == "0o600"
-    app = create_app({"POLICIES_DIR": "policies"}, instance_path=str(tmp_path))
+    app = create_app({"POLICIES_DIR": "policies", "DATABASE_URL": None}, instance_path=str(tmp_path))
     assert app.secret_key == first
     app.extensions["policy_engine"].database.dispose()
 
