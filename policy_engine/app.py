@@ -14,6 +14,7 @@ from .api.content import require_accepted_body
 from .config import DEFAULTS, database_url, from_environment
 from .operations import COMMANDS
 from .services.backend import Backend
+from .web import register as register_pages
 
 _OPENAPI = {
     "API_TITLE": "policy-engine",
@@ -50,6 +51,7 @@ def create_app(config: dict[str, Any] | None = None, instance_path: str | None =
     ):
         api.register_blueprint(blueprint)
     errors.register(app)
+    register_pages(app)
     for command in COMMANDS:
         app.cli.add_command(command)
     app.before_request(require_accepted_body)

@@ -21,6 +21,9 @@ DEFAULTS: dict[str, Any] = {
     "IMPACT_DAYS": 90,  # the default period an impact analysis replays
     "EXTENSION_DAYS": 14,  # how far the one extension of a review deadline moves it (42 CFR 422.568(b))
     "APPEAL_DAYS": 30,  # standard reconsideration deadline in days; expedited is 72 hours
+    "SECRET_KEY": None,  # signs the pages' session cookie; None: a key kept in the instance folder
+    "SESSION_COOKIE_SECURE": False,  # True behind HTTPS: the browser sends the cookie only over TLS
+    "SESSION_HOURS": 8,  # a signed-in page session ends this long after sign-in
 }
 
 _INTEGERS = {
@@ -31,9 +34,10 @@ _INTEGERS = {
     "IMPACT_DAYS",
     "EXTENSION_DAYS",
     "APPEAL_DAYS",
+    "SESSION_HOURS",
 }
 _NUMBERS = {"POLICY_REFRESH_SECONDS"}
-_FLAGS = {"LOAD_BUNDLED_POLICIES"}
+_FLAGS = {"LOAD_BUNDLED_POLICIES", "SESSION_COOKIE_SECURE"}
 
 
 def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from .catalog import PolicyCatalog
 from .decision_search import DecisionSearch
 from .metrics import Metrics
 from .policy_review import PolicyReview
+from .policy_text import PolicyText
 from .review import ClinicalReview
 from .review_queue import ReviewQueue
 
@@ -54,6 +55,7 @@ class Backend:
             appeal_days=config["APPEAL_DAYS"],
         )
         self.metrics = Metrics(self.review_store)
+        self.policy_text = PolicyText(self.policies)
 
     def prepare(self) -> list[str]:
         """Migrate, and on the embedded default load the bundled policies into an empty store.

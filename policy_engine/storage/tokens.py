@@ -29,7 +29,8 @@ class Actor:
     physician: bool = False
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
+    """What is stored of a token, and all a signed-in browser session keeps of it."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -58,7 +59,7 @@ class TokenStore:
                     role=role,
                     organization=organization,
                     physician=physician,
-                    token_sha256=_digest(token),
+                    token_sha256=digest(token),
                     created_at=dt.datetime.now(dt.UTC),
                 )
             )
@@ -67,19 +68,22 @@ class TokenStore:
 
     def authenticate(self, token: str) -> Actor | None:
         """The holder of a live token, or None."""
-        digest = _digest(token)
-        cached = self._cache.get(digest)
+        return self.holder(digest(token))
+
+    def holder(self, sha256: str) -> Actor | None:
+        """The holder of the live token with this SHA-256, or None."""
+        cached = self._cache.get(sha256)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
         with self.database.session() as session:
-            row = session.scalars(select(ApiToken).where(ApiToken.token_sha256 == digest)).first()
-        if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_sha256, digest):
-            self._cache.pop(digest, None)
+            row = session.scalars(select(ApiToken).where(ApiToken.token_sha256 == sha256)).first()
+        if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_sha256, sha256):
+            self._cache.pop(sha256, None)
             return None
         actor = Actor(row.name, row.role, row.organization, row.physician)
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
-        self._cache[digest] = (actor, time.monotonic() + self.cache_seconds)
+        self._cache[sha256] = (actor, time.monotonic() + self.cache_seconds)
         return actor
 
     def count(self) -> int:
