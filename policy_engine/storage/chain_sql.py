@@ -32,9 +32,7 @@ def _column(name: str) -> str:
 
 def canonical_sql(form: CanonicalForm) -> str:
     """An SQL expression for ``form.text`` of a ``decision_log`` row."""
-    parts = [
-        ("{" if i == 0 else ",") + json.dumps(name) + ":" for i, name in enumerate(form.order)
-    ]
+    parts = [("{" if i == 0 else ",") + json.dumps(name) + ":" for i, name in enumerate(form.order)]
     pieces = " || ".join(f"'{part}' || {_column(name)}" for part, name in zip(parts, form.order, strict=True))
     return f"{pieces} || '}}'"
 

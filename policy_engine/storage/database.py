@@ -32,13 +32,16 @@ _LOCK_HEAD = text("SELECT seq FROM chain_head WHERE id = 1 FOR UPDATE")
 class Database:
     """An engine and its session factory, safe to carry across a pre-fork."""
 
-    def __init__(self, url: str, pool_size: int = 5) -> None:
+    def __init__(self, url: str, pool_size: int = 5, pre_ping: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         # JSON is stored in its canonical form, so an entry's hash can be checked from the text.
         options: dict[str, Any] = {"json_serializer": canonical_json}
         if not self.is_sqlite:
-            options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_timeout=5)
+            # No ping per checkout (a round trip per unit of work): a lost connection fails its
+            # request with a 503 and SQLAlchemy then replaces every pooled connection.
+            options.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=5)
+            options["pool_pre_ping"] = pre_ping
             options["connect_args"] = {"connect_timeout": 5}
         self.engine: Engine = create_engine(url, **options)
         if self.is_sqlite:
