@@ -19,7 +19,7 @@ from .models import DecisionLine, LogEntry
 
 _LOG = LogEntry.__table__
 _LINES = DecisionLine.__table__
-BATCH = 20_000
+BATCH = 5_000
 
 
 def _instant(column: str) -> str:

@@ -125,7 +125,10 @@ class DecisionLinePolicy(Base):
     policy_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     policy_version: Mapped[int]
 
-    __table_args__ = (Index("ix_decision_line_policies", "policy_id", "policy_version", "seq"),)
+    __table_args__ = (
+        Index("ix_decision_line_policies", "policy_id", "policy_version", "seq"),
+        Index("ix_decision_line_policies_seq", "policy_id", "seq", "line"),
+    )
 
 
 class AccessRecord(Base):
