@@ -16,6 +16,7 @@ DEFAULTS: dict[str, Any] = {
     "AUTHORIZATION_VALID_DAYS": 90,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "DATABASE_POOL_SIZE": 5,
+    "DATABASE_PRE_PING": False,  # test each pooled connection before use (a round trip each time)
     "TOKEN_CACHE_SECONDS": 30,  # how long a checked token is trusted without a query
     "POLICY_REFRESH_SECONDS": 2,  # how often a worker looks for approved or retired versions
     "IMPACT_DAYS": 90,  # the default period an impact analysis replays
@@ -37,7 +38,7 @@ _INTEGERS = {
     "SESSION_HOURS",
 }
 _NUMBERS = {"POLICY_REFRESH_SECONDS"}
-_FLAGS = {"LOAD_BUNDLED_POLICIES", "SESSION_COOKIE_SECURE"}
+_FLAGS = {"LOAD_BUNDLED_POLICIES", "SESSION_COOKIE_SECURE", "DATABASE_PRE_PING"}
 
 
 def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:

@@ -50,25 +50,37 @@ def realistic_requests() -> list[dict]:
 
 
 def client_loop(url: str, token: str, requests: list[dict], seconds: float, queue) -> None:  # type: ignore[no-untyped-def]
+    """One client on one kept-alive connection, as a portal's HTTP client pool would use it.
+
+    Bodies are encoded before the clock starts, so the generator spends as little as it can
+    of the CPU the service needs.
+    """
     target = urllib.parse.urlsplit(url)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     latencies, statuses, ids = [], {}, []
+    bodies = [json.dumps(r).split('"request_id": "x"') for r in requests]
+    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
     deadline = time.perf_counter() + seconds
-    n = 0
+    n = os.getpid()
     while time.perf_counter() < deadline:
-        body = dict(requests[(os.getpid() + n) % len(requests)], request_id=uuid.uuid4().hex)
+        head, tail = bodies[n % len(bodies)]
+        payload = f'{head}"request_id": "{uuid.uuid4().hex}"{tail}'
         n += 1
-        payload = json.dumps(body)
         start = time.perf_counter()
-        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-        connection.request("POST", "/api/v1/authorizations", payload, headers)
-        response = connection.getresponse()
-        data = response.read()
-        connection.close()
+        try:
+            connection.request("POST", "/api/v1/authorizations", payload, headers)
+            response = connection.getresponse()
+            data = response.read()
+        except (http.client.HTTPException, OSError):
+            connection.close()
+            connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+            statuses["connection error"] = statuses.get("connection error", 0) + 1
+            continue
         latencies.append(time.perf_counter() - start)
         statuses[response.status] = statuses.get(response.status, 0) + 1
         if response.status == 201:
-            ids.append(json.loads(data)["decision_id"])
+            ids.append(data[data.index(b'"decision_id"') :].split(b'"')[3].decode())
+    connection.close()
     queue.put((latencies, statuses, ids))
 
 
@@ -96,7 +108,7 @@ def drive(url: str, token: str, clients: int, seconds: float) -> tuple[list[floa
 
 def report(latencies: list[float], statuses: dict, elapsed: float, clients: int) -> None:
     created = statuses.get(201, 0)
-    print(f"clients {clients}, {elapsed:.1f} s, responses {dict(sorted(statuses.items()))}")
+    print(f"clients {clients}, {elapsed:.1f} s, responses {dict(sorted(statuses.items(), key=str))}")
     print(f"logged decisions/s {created / elapsed:8.0f}")
     p50, p99 = statistics.median(latencies), latencies[int(len(latencies) * 0.99)]
     print(f"latency p50 {p50 * 1e3:6.1f} ms   p99 {p99 * 1e3:6.1f} ms")
@@ -118,7 +130,7 @@ def main() -> None:
         report(latencies, statuses, elapsed, args.clients)
         return
     with Service(args.database, args.workers) as service:
-        print(f"service: gunicorn, {args.workers} sync workers, {service.where}; {os.cpu_count()} cores")
+        print(f"service: gunicorn, {args.workers} workers, {service.where}; {os.cpu_count()} cores")
         drive(service.url, service.submitter, args.clients, 2)  # warm-up, not counted
         latencies, statuses, ids, elapsed = drive(service.url, service.submitter, args.clients, args.seconds)
         report(latencies, statuses, elapsed, args.clients)

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import column, insert, select, table, text  # noqa: E402
+from sqlalchemy import column, insert, select, table, text, update  # noqa: E402
 
 from policy_engine.config import DEFAULTS, database_url, from_environment  # noqa: E402
 from policy_engine.engine.evaluator import Evaluator  # noqa: E402
@@ -36,14 +36,14 @@ from policy_engine.loader import load_policies  # noqa: E402
 from policy_engine.services.authorizations import authorization_number, due_by, iso, policies_used  # noqa: E402
 from policy_engine.storage import migrate  # noqa: E402
 from policy_engine.storage.canonical import canonical_json, sha256_of  # noqa: E402
-from policy_engine.storage.chain_check import GENESIS, HASHED, stored_hash  # noqa: E402
+from policy_engine.storage.chain_hash import CHAINED, CONTENT, link_hash  # noqa: E402
 from policy_engine.storage.database import Database  # noqa: E402
 from policy_engine.storage.decision_index import index_rows  # noqa: E402
-from policy_engine.storage.models import LogEntry  # noqa: E402
+from policy_engine.storage.models import ChainHead  # noqa: E402
 from policy_engine.storage.policy_store import PolicyStore  # noqa: E402
 from scripts.bench_http import realistic_requests  # noqa: E402
 
-COLUMNS = (*HASHED, "entry_hash")
+COLUMNS = ("seq", *CONTENT, "prev_hash", "entry_hash", "content_hash")
 LINE_COLUMNS = (
     *("seq", "line", "code", "date_of_service", "outcome", "reason", "x12_action", "policies"),
     *("decided_by", "authorization_number", "due_by"),
@@ -141,7 +141,8 @@ def entries(count: int, head: tuple[int, str], seed: int = 6):  # type: ignore[n
             "result": result_text,
             "prev_hash": previous,
         }
-        row["entry_hash"] = previous = stored_hash(row)
+        row["content_hash"] = CHAINED.hash_of(row)
+        row["entry_hash"] = previous = link_hash(previous, row["content_hash"])
         for line in lines:
             line["seq"] = seq
         policies = [{**p, "seq": seq} for p in template.line_policies]
@@ -151,23 +152,29 @@ def entries(count: int, head: tuple[int, str], seed: int = 6):  # type: ignore[n
 def seed(database: Database, count: int) -> int:
     """Append ``count`` decisions under the chain lock; returns the new head's seq."""
     with database.appending() as connection:
-        head = connection.execute(
-            select(LogEntry.seq, LogEntry.entry_hash).order_by(LogEntry.seq.desc()).limit(1)
-        ).first()
-        generated = entries(count, (head.seq, head.entry_hash) if head else (0, GENESIS))
+        head = connection.execute(select(ChainHead.seq, ChainHead.entry_hash).where(ChainHead.id == 1)).one()
+        generated = entries(count, (head.seq, head.entry_hash), seed=6 + head.seq)
         if database.is_sqlite:
-            _insert_sqlite(connection, generated)
+            last = _insert_sqlite(connection, generated)
         else:
-            _copy_postgres(connection, generated)
-        return (head.seq if head else 0) + count
+            last = _copy_postgres(connection, generated)
+        if last:
+            connection.execute(update(ChainHead).where(ChainHead.id == 1).values(**last))
+        return head.seq + count
 
 
-def _copy_postgres(connection, generated) -> None:  # type: ignore[no-untyped-def]
-    lines, policies = [], []
+def _last(row: dict) -> dict:
+    """The chain head after ``row``."""
+    return {"seq": row["seq"], "prev_hash": row["prev_hash"], "entry_hash": row["entry_hash"]}
+
+
+def _copy_postgres(connection, generated) -> dict:  # type: ignore[no-untyped-def]
+    lines, policies, last = [], [], {}
     cursor = connection.connection.driver_connection.cursor()
     with cursor.copy(f"COPY decision_log ({', '.join(COLUMNS)}) FROM STDIN") as copy:
         for row, more_lines, more_policies in generated:
             copy.write_row([row[name] for name in COLUMNS])
+            last = _last(row)
             lines += more_lines
             policies += more_policies
     for name, columns, rows in (
@@ -177,9 +184,10 @@ def _copy_postgres(connection, generated) -> None:  # type: ignore[no-untyped-de
         with cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
             for item in rows:
                 copy.write_row([item[c] for c in columns])
+    return last
 
 
-def _insert_sqlite(connection, generated) -> None:  # type: ignore[no-untyped-def]
+def _insert_sqlite(connection, generated) -> dict:  # type: ignore[no-untyped-def]
     tables = {
         name: table(name, *[column(c) for c in columns])
         for name, columns in (
@@ -196,7 +204,9 @@ def _insert_sqlite(connection, generated) -> None:  # type: ignore[no-untyped-de
             for k, v in item.items()
         }
 
+    last = {}
     for row, lines, policies in generated:
+        last = _last(row)
         batch["decision_log"].append(stamp(row))
         batch["decision_lines"] += [stamp(line) for line in lines]
         batch["decision_line_policies"] += policies
@@ -208,6 +218,7 @@ def _insert_sqlite(connection, generated) -> None:  # type: ignore[no-untyped-de
     for name, rows in batch.items():
         if rows:
             connection.execute(insert(tables[name]), rows)
+    return last
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from policy_engine.storage.canonical import canonical_json, sha256_of
-from policy_engine.storage.chain_check import HASHED, stored_hash
+from policy_engine.storage.chain_hash import HASHED, stored_hash
 
 ENTRY = {
     "seq": 7,

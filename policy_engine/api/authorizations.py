@@ -18,7 +18,7 @@ blp = Blueprint(
 
 @blp.route("", methods=["POST"])
 @requires("submitter")
-@blp.arguments(AuthorizationRequestSchema, description="An authorization request")
+@blp.arguments(AuthorizationRequestSchema(), description="An authorization request")
 @blp.response(201, DecisionSchema, description="Evaluated and recorded")
 @blp.alt_response(
     200, schema=DecisionSchema, description="A retry: the decision already recorded for this request_id"

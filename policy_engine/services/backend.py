@@ -28,7 +28,9 @@ class Backend:
 
     def __init__(self, config: dict[str, Any], url: str) -> None:
         self.config = config
-        self.database = Database(url, pool_size=config["DATABASE_POOL_SIZE"])
+        self.database = Database(
+            url, pool_size=config["DATABASE_POOL_SIZE"], pre_ping=config["DATABASE_PRE_PING"]
+        )
         self.log = DecisionLog(self.database)
         self.tokens = TokenStore(self.database, cache_seconds=config["TOKEN_CACHE_SECONDS"])
         self.policies = PolicyStore(self.database)

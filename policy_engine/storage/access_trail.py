@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, insert, literal, select, text
 
 from .database import Database
 from .models import AccessRecord
@@ -42,6 +43,25 @@ class AccessTrail:
                     for read in reads:
                         copy.write_row((*who, *read))
             session.commit()
+
+    def record_selected(
+        self, actor: Actor, action: str, selected: Select[Any], snapshot: str | None = None
+    ) -> None:
+        """Record one read per ``(decision_id, member_id)`` row of a query, in one statement.
+
+        With ``snapshot`` (PostgreSQL, ``pg_export_snapshot()`` of the reader's transaction)
+        the query sees exactly what the reader sees, and the record is committed first.
+        """
+        rows = selected.subquery()
+        who = [literal(dt.datetime.now(dt.UTC)), literal(actor.name), literal(actor.role), literal(action)]
+        statement = insert(_TABLE).from_select(_COPIED, select(*who, rows.c.decision_id, rows.c.member_id))
+        with self.database.engine.connect() as connection, connection.begin():
+            if snapshot is not None:
+                if not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):
+                    raise ValueError(f"not a snapshot id: {snapshot!r}")
+                connection.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+                connection.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
+            connection.execute(statement)
 
     def listing(
         self,

@@ -2,7 +2,8 @@
 
 SQLite (the embedded default) gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` for
 transactions that append to the log, so concurrent writers queue instead of failing.
-PostgreSQL serializes appends with a transaction-scoped advisory lock.
+PostgreSQL serializes appends on the row lock of ``chain_head``, the log's newest entry,
+held from the statement that advances it until commit.
 """
 
 from __future__ import annotations
@@ -25,19 +26,22 @@ UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, PoolTimeout)
 # Any other driver error.
 DATABASE_ERROR = DBAPIError
 
-_CHAIN_LOCK_KEY = 0x5045_4C4F47  # "PELOG": the decision log's append lock
+_LOCK_HEAD = text("SELECT seq FROM chain_head WHERE id = 1 FOR UPDATE")
 
 
 class Database:
     """An engine and its session factory, safe to carry across a pre-fork."""
 
-    def __init__(self, url: str, pool_size: int = 5) -> None:
+    def __init__(self, url: str, pool_size: int = 5, pre_ping: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         # JSON is stored in its canonical form, so an entry's hash can be checked from the text.
         options: dict[str, Any] = {"json_serializer": canonical_json}
         if not self.is_sqlite:
-            options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_timeout=5)
+            # No ping per checkout (a round trip per unit of work): a lost connection fails its
+            # request with a 503 and SQLAlchemy then replaces every pooled connection.
+            options.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=5)
+            options["pool_pre_ping"] = pre_ping
             options["connect_args"] = {"connect_timeout": 5}
         self.engine: Engine = create_engine(url, **options)
         if self.is_sqlite:
@@ -63,7 +67,14 @@ class Database:
         options = {"immediate": True} if self.is_sqlite else {}
         with self.engine.connect().execution_options(**options) as connection, connection.begin():
             if not self.is_sqlite:
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
+                connection.execute(_LOCK_HEAD)
+            yield connection
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection on which each statement commits by itself: one round trip per write."""
+        self._after_fork()
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             yield connection
 
     @contextmanager
@@ -74,13 +85,6 @@ class Database:
             if not self.is_sqlite:
                 connection.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
             yield connection
-
-    def lock_chain(self, session: Session) -> None:
-        """Take the log's append lock for the rest of this transaction."""
-        if self.is_sqlite:
-            session.connection(execution_options={"immediate": True})
-        else:
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
 
     def ping(self) -> None:
         self._after_fork()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, not_, select
+from sqlalchemy import Connection, and_, exists, func, not_, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from .database import Database
@@ -73,7 +73,7 @@ class DecisionFilter:
     now: dt.datetime | None = None
 
 
-def _conditions(f: DecisionFilter) -> list[ColumnElement[bool]]:
+def conditions(f: DecisionFilter) -> list[ColumnElement[bool]]:
     log = _LOG.c
     found: list[ColumnElement[bool]] = [log.kind == "decision"]
     for value, condition in (
@@ -147,7 +147,7 @@ def page(
     order = _LOG.c.seq.desc() if descending else _LOG.c.seq
     query = (
         select(*[_LOG.c[name] for name in DECISION_COLUMNS])
-        .where(*_conditions(f), *_keyset(after, descending))
+        .where(*conditions(f), *_keyset(after, descending))
         .order_by(order)
         .limit(limit + 1)
     )
@@ -176,7 +176,7 @@ def stream(connection: Connection, f: DecisionFilter, batch: int = 5000) -> Iter
     query = (
         select(*[_LOG.c[n] for n in DECISION_COLUMNS], *[_LINES.c[n] for n in LINE_COLUMNS])
         .join_from(_LOG, _LINES, _LINES.c.seq == _LOG.c.seq)
-        .where(*_conditions(f))
+        .where(*conditions(f))
         .order_by(_LOG.c.seq, _LINES.c.line)
         .execution_options(stream_results=True, yield_per=batch)
     )
@@ -187,7 +187,7 @@ def stream(connection: Connection, f: DecisionFilter, batch: int = 5000) -> Iter
 def count(connection: Connection, f: DecisionFilter) -> int:
     """How many decision lines match (for a progress bar)."""
     query = select(func.count()).select_from(_LOG.join(_LINES, _LINES.c.seq == _LOG.c.seq))
-    return connection.execute(query.where(*_conditions(f))).scalar_one()
+    return connection.execute(query.where(*conditions(f))).scalar_one()
 
 
 class DecisionIndex:
@@ -201,6 +201,19 @@ class DecisionIndex:
     ) -> tuple[list[dict[str, Any]], bool]:
         with self.database.reading() as connection:
             return page(connection, f, after, limit, descending)
+
+    @property
+    def formats_in_database(self) -> bool:
+        """Whether exports are formatted by the database (PostgreSQL) rather than row by row here."""
+        return not self.database.is_sqlite
+
+    def formatted(self, f: DecisionFilter, fmt: str, recorded: Callable[[str], None]) -> Iterator[Any]:
+        """The export body from one snapshot (PostgreSQL); ``recorded(snapshot)`` runs before any is read."""
+        from .export_sql import formatted
+
+        with self.database.reading() as connection:
+            recorded(connection.execute(text("SELECT pg_export_snapshot()")).scalar_one())
+            yield from formatted(connection, f, fmt)
 
     def lines(self, f: DecisionFilter, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
         """Matching lines, streamed from one snapshot; the connection is held until the iterator ends."""

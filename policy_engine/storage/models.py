@@ -1,4 +1,4 @@
-"""The tables: decision log and its search index, access trail, API tokens, policy versions, review claims."""
+"""The tables: decision log, its head and index, access trail, tokens, policy versions, review claims."""
 
 from __future__ import annotations
 
@@ -48,6 +48,8 @@ class LogEntry(Base):
     result: Mapped[Document]
     prev_hash: Mapped[Hash]
     entry_hash: Mapped[Hash]
+    # null for entries recorded before migration 0006, whose entry_hash covers the whole entry
+    content_hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index(
@@ -67,6 +69,21 @@ class LogEntry(Base):
             sqlite_where=text("kind <> 'decision'"),
         ),
     )
+
+
+class ChainHead(Base):
+    """The decision log's newest entry, in one row: advancing it is what serializes appends.
+
+    Kept with every append, in its transaction; the log itself, not this row, is what
+    ``verify`` checks.
+    """
+
+    __tablename__ = "chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[Hash]
+    entry_hash: Mapped[Hash]
 
 
 class DecisionLine(Base):
@@ -108,7 +125,10 @@ class DecisionLinePolicy(Base):
     policy_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     policy_version: Mapped[int]
 
-    __table_args__ = (Index("ix_decision_line_policies", "policy_id", "policy_version", "seq"),)
+    __table_args__ = (
+        Index("ix_decision_line_policies", "policy_id", "policy_version", "seq"),
+        Index("ix_decision_line_policies_seq", "policy_id", "seq", "line"),
+    )
 
 
 class AccessRecord(Base):

@@ -88,6 +88,10 @@ def _empty_tables(request: pytest.FixtureRequest) -> None:
         with tampering(connection):
             for table in CLEARED:
                 connection.execute(text(f"DELETE FROM {table}"))
+            connection.execute(
+                text("UPDATE chain_head SET seq = 0, prev_hash = :genesis, entry_hash = :genesis"),
+                {"genesis": "0" * 64},
+            )
         if restore:
             for table in POLICY_TABLES:
                 connection.execute(text(f"DELETE FROM {table}"))

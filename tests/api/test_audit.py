@@ -133,3 +133,27 @@ def test_replay_reports_a_decision_that_no_longer_reproduces(client, backend, au
 def test_replay_of_an_unknown_decision_is_not_found(client, auditor):
     response = client.post("/api/v1/decisions/00000000-0000-0000-0000-000000000000/replay", headers=auditor)
     assert response.status_code == 404
+
+
+def test_entries_hashed_whole_before_0006_verify_and_the_chain_continues_from_them(
+    client, backend, auditor, submitter
+):
+    from policy_engine.storage.chain_check import ROWS
+    from policy_engine.storage.chain_hash import stored_hash
+
+    client.post("/api/v1/authorizations", json=cpap_request("old"), headers=submitter)
+    with backend.database.engine.connect() as connection:
+        whole = stored_hash(connection.execute(ROWS).first()._mapping)
+    _tamper(
+        backend,
+        "UPDATE decision_log SET content_hash = NULL, entry_hash = :hash WHERE seq = 1",
+        "UPDATE chain_head SET entry_hash = :hash",
+        hash=whole,
+    )
+    for n in range(2):
+        client.post("/api/v1/authorizations", json=cpap_request(f"new-{n}"), headers=submitter)
+    report = client.get(VERIFY, headers=auditor).get_json()
+    assert report["intact"] is True and report["entries"] == 3
+    _tamper(backend, "UPDATE decision_log SET status = 'pended' WHERE seq = 1")
+    report = client.get(VERIFY, headers=auditor).get_json()
+    assert report["problem"]["seq"] == 1 and "altered" in report["problem"]["message"]

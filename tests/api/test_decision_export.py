@@ -213,3 +213,28 @@ def test_cli_verify_reports_progress_and_accepts_equivalent_json(backend, decisi
         )
     broken = CliRunner().invoke(main, ["audit", "verify"])
     assert broken.exit_code == 1 and "BROKEN at entry 3" in broken.output and "altered" in broken.output
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
+def test_the_database_formats_an_export_exactly_as_the_portable_path(
+    client, backend, auditor, decisions, monkeypatch, fmt
+):
+    index = backend.search.index
+    if not index.formats_in_database:
+        pytest.skip("only PostgreSQL formats exports itself")
+    query = {"format": fmt, "from": "2020-01-01"}
+    formatted = client.get(EXPORT, query_string=query, headers=auditor).get_data(as_text=True)
+    monkeypatch.setattr(type(index), "formats_in_database", property(lambda _: False))
+    portable = client.get(EXPORT, query_string=query, headers=auditor).get_data(as_text=True)
+    strip = (lambda body: body.split("\r\n", 2)[2]) if fmt == "csv" else (lambda body: body.split("\n", 1)[1])
+    assert strip(formatted) == strip(portable) and "with; comma" in formatted
+
+
+def test_an_export_records_each_exported_decision_once(client, backend, auditor, decisions):
+    client.get(EXPORT, query_string={"format": "ndjson", "outcome": "pended"}, headers=auditor).get_data()
+    with backend.database.engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT decision_id, member_id FROM access_log WHERE action = 'export'")
+        ).all()
+    pended = _search_rows(client, auditor, outcome="pended")
+    assert sorted(rows) == sorted((d["decision_id"], d["member_id"]) for d in pended) and len(rows) == 2
