@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "IMPACT_DAYS": 90,  # the default period an impact analysis replays
     "EXTENSION_DAYS": 14,  # how far the one extension of a review deadline moves it (42 CFR 422.568(b))
     "APPEAL_DAYS": 30,  # standard reconsideration deadline in days; expedited is 72 hours
+    "FHIR_MAPPING": None,  # the FHIR fact mapping file; None: policy_engine/fhir/mapping.yaml
 }
 
 _INTEGERS = {
