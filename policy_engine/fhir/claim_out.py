@@ -74,7 +74,7 @@ def claim_response(case: dict[str, Any], claim: ClaimRequest, mapping: Mapping) 
         "insurer": _dump(source.insurer) if source.insurer else {"display": "policy-engine"},
         "request": {"identifier": _dump(next(i for i in source.identifier if i.value))},
         "outcome": "queued" if case["status"] == "pended" else "complete",
-        "disposition": f"{case['status']}: " + "; ".join(_summary(line) for line in lines),
+        "disposition": "; ".join(f"item {line['index'] + 1}: {_summary(line)}" for line in lines),
         "item": items,
         "processNote": notes,
     }
