@@ -173,7 +173,8 @@ def _facts(found: HookOrders, prefetch: dict[str, Any], mapping: Mapping) -> Non
         if code and code not in diagnoses:
             found.where[f"diagnoses[{len(diagnoses)}]"] = f"{conditions.at(index)}.code"
             diagnoses.append(code)
-    found.request["diagnoses"] = diagnoses
+    if diagnoses or conditions is not None:
+        found.request["diagnoses"] = diagnoses  # without a conditions prefetch, none known is unknown
     evidence = Evidence()
     if observations is not None:
         evidence.observations = [(observations.at(i), r) for i, r in observations.of_type("Observation")]

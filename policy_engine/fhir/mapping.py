@@ -67,7 +67,8 @@ class Mapping:
             return "a document coded " + " or ".join(_show(c) for c in self.documentation[path])
         rule = self.facts.get(path)
         if rule is None:
-            return "not mapped from FHIR"
+            head = path.split("[")[0]
+            return _STANDARD.get(head) or _STANDARD.get(head.rsplit(".", 1)[0], "not mapped from FHIR")
         places = []
         for source in rule.sources:
             if source.kind == "question":
@@ -77,6 +78,18 @@ class Mapping:
                 places.append(f"{_SOURCE_WORDS[source.kind]} {codes}")
         return "; ".join(places)
 
+
+# Facts every request carries, read from the core resources rather than through the map.
+_STANDARD = {
+    "member.birth_date": "Patient.birthDate",
+    "member.sex": "Patient.gender",
+    "member.id": "Coverage.subscriberId",
+    "member.plan": "Coverage.class (plan)",
+    "diagnoses": "Claim.diagnosis or Condition.code (ICD-10-CM)",
+    "service": "Claim.item (CPT or HCPCS, servicedDate, quantity, modifier, location)",
+    "services": "Claim.item",
+    "history": "Procedure (completed, CPT or HCPCS, performed date)",
+}
 
 _SOURCE_WORDS = {
     "observation": "Observation",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.conftest import (  # noqa: E402, F401
+from api.conftest import (  # noqa: F401
     _empty_tables,
     app,
     backend,
