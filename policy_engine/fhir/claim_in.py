@@ -58,6 +58,10 @@ def find_claim(bundle: ParsedBundle) -> tuple[int, Any]:
         raise problem(
             422, f"Claim.use must be 'preauthorization', not {claim.use!r}", f"{bundle.at(index)}.use"
         )
+    if claim.type is None or not (claim.type.coding or claim.type.text):
+        raise problem(
+            422, "Claim.type is required (e.g. professional, institutional)", f"{bundle.at(index)}.type"
+        )
     return index, claim
 
 
@@ -173,7 +177,7 @@ def _member(
             patient.birthDate, "Patient.birthDate", f"{patient_at}.birthDate"
         ).isoformat()
     if patient.gender:
-        member["sex"] = SEX[patient.gender]
+        member["sex"] = sex_of(patient.gender, f"{patient_at}.gender")
         where["member.sex"] = f"{patient_at}.gender"
     insurance = sorted(claim.insurance or [], key=lambda i: (not i.focal, i.sequence or 0))
     coverage = None
@@ -198,6 +202,13 @@ def _member(
     return member, where
 
 
+def sex_of(gender: str, where: str) -> str:
+    """Administrative gender as the request's sex code (the models do not check the code)."""
+    if gender not in SEX:
+        raise problem(422, f"gender must be one of {', '.join(SEX)}, not {gender!r}", where)
+    return SEX[gender]
+
+
 def _provider(resource: Any) -> dict[str, Any] | None:
     npis = [i.value for i in resource.identifier or [] if i.system == NPI_SYSTEM and i.value]
     if not npis:
@@ -208,7 +219,7 @@ def _provider(resource: Any) -> dict[str, Any] | None:
         found["name"] = name
     elif name:
         first = name[0]
-        found["name"] = first.text or " ".join([*(first.given or []), first.family or ""]).strip()
+        found["name"] = first.text or " ".join(part for part in [*(first.given or []), first.family] if part)
     return {k: v for k, v in found.items() if v}
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import clock
 from .bundle import ParsedBundle, parse_bundle, validate
-from .claim_in import SEX, code_in, whole
+from .claim_in import code_in, sex_of, whole
 from .claim_out import REASON_DISPLAY
 from .evidence import Evidence, day_of, read_facts
 from .mapping import Mapping
@@ -147,7 +147,7 @@ def _member(found: HookOrders, context: dict[str, Any], patient: Any) -> None:
             patient.birthDate, "Patient.birthDate", "prefetch.patient.birthDate"
         ).isoformat()
     if patient.gender:
-        member["sex"] = SEX[patient.gender]
+        member["sex"] = sex_of(patient.gender, "prefetch.patient.gender")
     found.request["member"] = member
     found.where.update({"member": "prefetch.patient", "member.birth_date": "prefetch.patient.birthDate"})
 
