@@ -6,11 +6,15 @@ import pytest
 from api.conftest import row_count
 from pas_bundles import (
     CPT,
+    DOCS,
     INQUIRE,
     SUBMIT,
+    answers,
     claim,
     claim_response,
+    concept,
     cpap_bundle,
+    entry,
     item,
     parsed,
     pas_bundle,
@@ -172,3 +176,60 @@ def test_the_capability_statement_needs_no_token(client):
     assert statement.fhirVersion == "4.0.1"
     operations = {op.name for r in statement.rest[0].resource for op in r.operation or []}
     assert operations == {"submit", "inquire"}
+
+
+def _ahi_as_supporting_info(bundle):
+    claim_entry = bundle["entry"][0]["resource"]
+    claim_entry["supportingInfo"].append(
+        {
+            "sequence": 9,
+            "category": concept("http://terminology.hl7.org/CodeSystem/claiminformationcategory", "info"),
+            "code": concept("urn:policy-engine:fact", "ahi"),
+            "valueQuantity": {"value": 31},
+        }
+    )
+
+
+def _ahi_as_answer(bundle):
+    bundle["entry"].append(answers("qr-2", ahi={"valueInteger": 31}))
+
+
+def _f2f_as_document_reference(bundle):
+    bundle["entry"][0]["resource"]["supportingInfo"].pop()
+    bundle["entry"].append(
+        entry("DocumentReference", "doc-1", status="current", type=concept(DOCS, "f2f-note"), content=[NOTE])
+    )
+
+
+NOTE = {"attachment": {"contentType": "text/plain", "data": "bm90ZQ=="}}
+
+
+@pytest.mark.parametrize(
+    "route",
+    [_ahi_as_supporting_info, _ahi_as_answer, _f2f_as_document_reference],
+    ids=["supporting-info", "questionnaire", "document-reference"],
+)
+def test_facts_and_documents_arrive_by_every_declared_route(client, submitter, route):
+    bundle = cpap_bundle(ahi=None) if route is not _f2f_as_document_reference else cpap_bundle()
+    route(bundle)
+    answer = claim_response(post(client, SUBMIT, bundle, submitter))
+    assert review_action(answer.item[0])["code"] == "A1", [n.text for n in answer.processNote]
+
+
+def test_a_date_answered_as_text_is_refused_where_it_was_sent(client, backend, submitter):
+    bundle = cpap_bundle()
+    bundle["entry"].append(answers("qr-2", pain_onset_date={"valueString": "last spring"}))
+    response = post(client, SUBMIT, bundle, submitter)
+    assert response.status_code == 422
+    issue = parsed(response).issue[0]
+    assert issue.expression == ["Bundle.entry[7].resource.item[0].answer[0].valueString"]
+    assert "clinical.pain_onset_date is a date" in issue.diagnostics
+    assert row_count(backend, "decision_log") == 0
+
+
+def test_a_retry_with_a_new_bundle_timestamp_is_the_same_request(client, backend, submitter):
+    first = claim_response(post(client, SUBMIT, cpap_bundle(), submitter))
+    retry = cpap_bundle()
+    retry["timestamp"] = "2025-03-03T10:05:00Z"
+    assert claim_response(post(client, SUBMIT, retry, submitter)).id == first.id
+    assert row_count(backend, "decision_log") == 1
