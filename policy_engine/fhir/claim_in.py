@@ -19,9 +19,8 @@ from .bundle import ParsedBundle
 from .evidence import Evidence, day_of, read_facts
 from .mapping import Mapping
 from .outcome import FhirProblem, Issue, problem
+from .parties import read_member, read_provider
 
-NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
-SEX = {"female": "F", "male": "M", "other": "X", "unknown": "U"}
 _EXPEDITED = {"stat", "urgent", "expedited"}
 
 
@@ -83,7 +82,7 @@ def read_claim(bundle: ParsedBundle, mapping: Mapping) -> ClaimRequest:
     request: dict[str, Any] = {"request_id": claim_key(claim, at), "urgency": _urgency(claim)}
     patient_index, patient = bundle.resolve(claim.patient, f"{at}.patient", "Patient")
     references = [patient_index]
-    member, member_where = _member(bundle, claim, at, patient_index, patient, references)
+    member, member_where = read_member(bundle, claim, at, patient_index, patient, references)
     request["member"] = member
     where.update(member_where)
     if claim.provider is not None:
@@ -91,7 +90,7 @@ def read_claim(bundle: ParsedBundle, mapping: Mapping) -> ClaimRequest:
             claim.provider, f"{at}.provider", "Practitioner", "Organization", "PractitionerRole"
         )
         references.append(provider_index)
-        found = _provider(provider)
+        found = read_provider(provider)
         if found:
             request["provider"] = found
             where["provider"] = bundle.at(provider_index)
@@ -164,63 +163,6 @@ def evidence_of(bundle: ParsedBundle, claim: Any, at: str) -> Evidence:
 def _urgency(claim: Any) -> str:
     codes = {coding.code for coding in (claim.priority.coding or [])} if claim.priority else set()
     return "expedited" if codes & _EXPEDITED else "standard"
-
-
-def _member(
-    bundle: ParsedBundle, claim: Any, at: str, patient_index: int, patient: Any, references: list[int]
-) -> tuple[dict[str, Any], dict[str, str]]:
-    patient_at = bundle.at(patient_index)
-    member: dict[str, Any] = {}
-    where = {"member": patient_at, "member.birth_date": f"{patient_at}.birthDate"}
-    if patient.birthDate is not None:
-        member["birth_date"] = day_of(
-            patient.birthDate, "Patient.birthDate", f"{patient_at}.birthDate"
-        ).isoformat()
-    if patient.gender:
-        member["sex"] = sex_of(patient.gender, f"{patient_at}.gender")
-        where["member.sex"] = f"{patient_at}.gender"
-    insurance = sorted(claim.insurance or [], key=lambda i: (not i.focal, i.sequence or 0))
-    coverage = None
-    if insurance:
-        position = (claim.insurance or []).index(insurance[0])
-        coverage_index, coverage = bundle.resolve(
-            insurance[0].coverage, f"{at}.insurance[{position}].coverage", "Coverage"
-        )
-        references.append(coverage_index)
-        where["member.id"] = f"{bundle.at(coverage_index)}.subscriberId"
-        for number, kind in enumerate(coverage.class_fhir or []):
-            if any(coding.code == "plan" for coding in (kind.type.coding or [])):
-                member["plan"] = kind.value
-                where["member.plan"] = f"{bundle.at(coverage_index)}.class[{number}].value"
-    member_id = coverage.subscriberId if coverage is not None else None
-    if not member_id:
-        identifiers = [i.value for i in patient.identifier or [] if i.value]
-        member_id = identifiers[0] if identifiers else None
-        where["member.id"] = f"{patient_at}.identifier"
-    if member_id:
-        member["id"] = member_id
-    return member, where
-
-
-def sex_of(gender: str, where: str) -> str:
-    """Administrative gender as the request's sex code (the models do not check the code)."""
-    if gender not in SEX:
-        raise problem(422, f"gender must be one of {', '.join(SEX)}, not {gender!r}", where)
-    return SEX[gender]
-
-
-def _provider(resource: Any) -> dict[str, Any] | None:
-    npis = [i.value for i in resource.identifier or [] if i.system == NPI_SYSTEM and i.value]
-    if not npis:
-        return None
-    found: dict[str, Any] = {"npi": npis[0]}
-    name = getattr(resource, "name", None)
-    if isinstance(name, str):
-        found["name"] = name
-    elif name:
-        first = name[0]
-        found["name"] = first.text or " ".join(part for part in [*(first.given or []), first.family] if part)
-    return {k: v for k, v in found.items() if v}
 
 
 def _diagnoses(

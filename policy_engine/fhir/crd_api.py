@@ -15,7 +15,8 @@ from ..api.auth import requires
 from ..api.errors import error_response, flatten
 from ..errors import NotFound, RequestInvalid
 from .claim_in import check_schema
-from .crd import HOOKS, card, coverage_information, discovery, read_hook, with_coverage
+from .coverage_info import card, coverage_information, with_coverage
+from .crd import HOOKS, discovery, read_hook
 from .outcome import FhirProblem
 
 blp = Blueprint("cds_services", __name__, url_prefix="/cds-services")
