@@ -12,6 +12,8 @@ from . import __version__
 from .api import audit, authorizations, decisions, errors, health, metrics, policies, review
 from .api.content import require_accepted_body
 from .config import DEFAULTS, database_url, from_environment
+from .fhir import crd_api, pas_api
+from .fhir.mapping import DEFAULT_PATH, load_mapping
 from .operations import COMMANDS
 from .services.backend import Backend
 from .web import register as register_pages
@@ -50,6 +52,9 @@ def create_app(config: dict[str, Any] | None = None, instance_path: str | None =
         metrics.blp,
     ):
         api.register_blueprint(blueprint)
+    app.extensions["fhir_mapping"] = load_mapping(app.config["FHIR_MAPPING"] or DEFAULT_PATH)
+    app.register_blueprint(pas_api.blp)
+    app.register_blueprint(crd_api.blp)
     errors.register(app)
     register_pages(app)
     for command in COMMANDS:

@@ -25,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,  # signs the pages' session cookie; None: a key kept in the instance folder
     "SESSION_COOKIE_SECURE": False,  # True behind HTTPS: the browser sends the cookie only over TLS
     "SESSION_HOURS": 8,  # a signed-in page session ends this long after sign-in
+    "FHIR_MAPPING": None,  # the FHIR fact mapping file; None: policy_engine/fhir/mapping.yaml
 }
 
 _INTEGERS = {

@@ -45,10 +45,7 @@ class Authorizations:
         """
         received = clock.now()
         digest = sha256_of(request)
-        decision = decision_dict(self.catalog.evaluator.evaluate(request))
-        problems = invalid_facts(decision)
-        if problems:
-            raise RequestInvalid("some facts have a type the policies cannot read", problems)
+        decision = self.judge(request)
         decision_id = str(uuid.uuid4())
         for line in decision["lines"]:
             self.complete_line(line, decision_id, request.get("urgency", "standard"), received)
@@ -75,6 +72,21 @@ class Authorizations:
         if not created:
             return self._retried(entry, digest), False
         return case_view([entry]), True
+
+    def judge(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The engine's decision on a request, without recording it (coverage discovery asks this)."""
+        decision = decision_dict(self.catalog.evaluator.evaluate(request))
+        problems = invalid_facts(decision)
+        if problems:
+            raise RequestInvalid("some facts have a type the policies cannot read", problems)
+        return decision
+
+    def read_by_request_id(self, request_id: str, actor: Actor) -> list[LogEntry]:
+        """The case the actor's organization recorded under a request key; the read is recorded."""
+        decision_id = self.log.find(actor.organization, request_id)
+        if decision_id is None:
+            raise NotFound(f"no decision for request '{request_id}'")
+        return self.read(decision_id, actor)
 
     def read(self, decision_id: str, actor: Actor, action: str = "read") -> list[LogEntry]:
         """A case's entries, if the actor may see it; the read itself is recorded."""

@@ -156,6 +156,14 @@ class DecisionLog:
                 self._chain_postgres(connection, entry, values)
         return entry
 
+    def find(self, organization: str | None, request_id: str) -> str | None:
+        """The decision recorded for an organization's request key, if any."""
+        with self.database.reading() as connection:
+            row = connection.execute(
+                _RECORDED, {"organization": organization, "request_id": request_id}
+            ).first()
+        return row.decision_id if row is not None else None
+
     def case(self, decision_id: str) -> list[LogEntry]:
         """The entries of one case, first decision first."""
         with self.database.session() as session:

@@ -71,3 +71,40 @@ def test_openapi_document_describes_the_api(client):
     assert {"/api/v1/authorizations", "/api/v1/audit/verify", "/healthz"} <= set(spec["paths"])
     assert "AuthorizationRequest" in spec["components"]["schemas"]
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+# FHIR and CDS Hooks endpoints: /fhir answers OperationOutcomes, /cds-services the usual errors
+FHIR_MATRIX = [
+    ("/fhir/Claim/$submit", {"submitter"}),
+    ("/fhir/Claim/$inquire", {"submitter"}),
+    ("/cds-services/coverage-order-sign", {"submitter"}),
+    ("/cds-services/coverage-order-select", {"submitter"}),
+]
+
+
+def _denial_code(response):
+    body = response.get_json()
+    return body["issue"][0]["code"] if body.get("resourceType") == "OperationOutcome" else body["code"]
+
+
+@pytest.mark.parametrize(("path", "admitted"), FHIR_MATRIX)
+@pytest.mark.parametrize("role", ROLES)
+def test_fhir_role_matrix(client, token, path, admitted, role):
+    response = client.post(path, json={}, headers=token(role))
+    if role in admitted:
+        assert response.status_code not in (401, 403)
+    else:
+        assert response.status_code == 403
+        assert _denial_code(response) == "forbidden"
+
+
+@pytest.mark.parametrize(("path", "_"), FHIR_MATRIX)
+def test_fhir_endpoints_need_a_token(client, path, _):
+    response = client.post(path, json={})
+    assert response.status_code == 401
+    assert _denial_code(response) in ("login", "unauthorized")
+
+
+@pytest.mark.parametrize("path", ["/fhir/metadata", "/cds-services"])
+def test_fhir_discovery_needs_no_token(client, path):
+    assert client.get(path).status_code == 200
