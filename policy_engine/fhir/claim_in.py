@@ -18,7 +18,7 @@ from ..api.schemas import AuthorizationRequestSchema
 from .bundle import ParsedBundle
 from .evidence import Evidence, day_of, read_facts
 from .mapping import Mapping
-from .outcome import FhirProblem, Issue, problem
+from .outcome import FhirProblem, Issue, nearest_source, problem
 from .parties import read_member, read_provider
 
 _EXPEDITED = {"stat", "urgent", "expedited"}
@@ -38,12 +38,7 @@ class ClaimRequest:
 
     def location(self, path: str) -> str:
         """The FHIRPath a request field came from (its nearest mapped ancestor, else the Claim)."""
-        while path:
-            if path in self.where:
-                return self.where[path]
-            cut = max(path.rfind("."), path.rfind("["))
-            path = path[:cut] if cut > 0 else ""
-        return self.claim_at
+        return nearest_source(self.where, path, self.claim_at)
 
 
 def find_claim(bundle: ParsedBundle) -> tuple[int, Any]:

@@ -16,7 +16,7 @@ from .bundle import ParsedBundle, parse_bundle, validate
 from .claim_in import code_in, whole
 from .evidence import Evidence, day_of, read_facts
 from .mapping import Mapping
-from .outcome import problem
+from .outcome import nearest_source, problem
 from .parties import sex_of
 
 ORDER_TYPES = ("ServiceRequest", "DeviceRequest", "MedicationRequest")
@@ -67,12 +67,8 @@ class HookOrders:
     coverage: dict[str, Any] | None = None
 
     def location(self, path: str) -> str:
-        while path:
-            if path in self.where:
-                return self.where[path]
-            cut = max(path.rfind("."), path.rfind("["))
-            path = path[:cut] if cut > 0 else ""
-        return "context.draftOrders"
+        """The hook call's element a request field came from, else the draft orders."""
+        return nearest_source(self.where, path, "context.draftOrders")
 
 
 def read_hook(hook: str, body: dict[str, Any], mapping: Mapping) -> HookOrders:

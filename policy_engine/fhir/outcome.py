@@ -21,6 +21,16 @@ ISSUE_CODES = {
 }
 
 
+def nearest_source(where: dict[str, str], path: str, default: str) -> str:
+    """The FHIRPath a request field came from: its own, its nearest mapped ancestor's, or ``default``."""
+    while path:
+        if path in where:
+            return where[path]
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+    return default
+
+
 @dataclass(frozen=True)
 class Issue:
     """One problem: what is wrong and, where known, the FHIRPath of the element at fault."""

@@ -72,12 +72,9 @@ def integrity() -> str:
 @page_for("cmo", "auditor")
 def metrics() -> tuple[str, int] | str:
     given = _metrics_period()
-    try:
-        query = MetricsQuerySchema().load(given, unknown=RAISE)
-    except ValidationError as invalid:
-        return render_template(
-            "metrics.html", values=given, errors=flatten(invalid.messages), report=None
-        ), 422
+    query = _metrics_query(given)
+    if not isinstance(query, dict):
+        return query
     report = _backend().metrics.report(*_period(query))
     return render_template(
         "metrics.html", values=given, errors={}, report=report, urgencies=URGENCIES, buckets=AGE_BUCKETS
@@ -87,13 +84,9 @@ def metrics() -> tuple[str, int] | str:
 @bp.route("/metrics.csv", methods=["GET"])
 @page_for("cmo", "auditor")
 def metrics_csv() -> Response | tuple[str, int]:
-    given = _metrics_period()
-    try:
-        query = MetricsQuerySchema().load(given, unknown=RAISE)
-    except ValidationError as invalid:
-        return render_template(
-            "metrics.html", values=given, errors=flatten(invalid.messages), report=None
-        ), 422
+    query = _metrics_query(_metrics_period())
+    if not isinstance(query, dict):
+        return query
     text = as_csv(_backend().metrics.report(*_period(query)))
     name = f"metrics-{query['from_']}-{query['to']}.csv"
     return Response(
@@ -103,6 +96,15 @@ def metrics_csv() -> Response | tuple[str, int]:
 
 def _given(names: tuple[str, ...]) -> dict[str, str]:
     return {name: request.args[name] for name in names if request.args.get(name)}
+
+
+def _metrics_query(given: dict[str, str]) -> dict[str, Any] | tuple[str, int]:
+    """The period asked for, loaded by the API's schema; or the metrics page with its errors."""
+    try:
+        return MetricsQuerySchema().load(given, unknown=RAISE)
+    except ValidationError as invalid:
+        page = render_template("metrics.html", values=given, errors=flatten(invalid.messages), report=None)
+        return page, 422
 
 
 def _metrics_period() -> dict[str, str]:
