@@ -25,5 +25,6 @@ RUN policy-engine validate policies/
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"]
-# Migrations first, then gunicorn (sync workers, application preloaded).
+# Migrations first, then gunicorn (one request at a time per worker process, application
+# preloaded). With DATABASE_URL set, also set POLICY_ENGINE_SECRET_KEY for the pages' sessions.
 CMD ["sh", "-c", "policy-engine db upgrade && exec policy-engine serve --bind 0.0.0.0:8000"]
