@@ -20,6 +20,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from .canonical import canonical_json
+from .liveness import ping_idle_connections
 
 # A database that cannot be reached or answered in time: the API answers 503.
 UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, PoolTimeout)
@@ -32,20 +33,31 @@ _LOCK_HEAD = text("SELECT seq FROM chain_head WHERE id = 1 FOR UPDATE")
 class Database:
     """An engine and its session factory, safe to carry across a pre-fork."""
 
-    def __init__(self, url: str, pool_size: int = 5, pre_ping: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        pool_size: int = 5,
+        pre_ping: bool = False,
+        connect_timeout: int = 5,
+        idle_ping_seconds: float = 1.0,
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         # JSON is stored in its canonical form, so an entry's hash can be checked from the text.
         options: dict[str, Any] = {"json_serializer": canonical_json}
         if not self.is_sqlite:
-            # No ping per checkout (a round trip per unit of work): a lost connection fails its
-            # request with a 503 and SQLAlchemy then replaces every pooled connection.
+            # No ping per checkout (a round trip per unit of work) unless asked: only connections
+            # left idle are pinged (``liveness``). A database that does not answer a connection
+            # attempt within ``connect_timeout`` seconds, or a pool with no free connection
+            # within ``pool_timeout``, fails the request with a 503.
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=5)
             options["pool_pre_ping"] = pre_ping
-            options["connect_args"] = {"connect_timeout": 5}
+            options["connect_args"] = {"connect_timeout": connect_timeout}
         self.engine: Engine = create_engine(url, **options)
         if self.is_sqlite:
             _tune_sqlite(self.engine)
+        elif not pre_ping:
+            ping_idle_connections(self.engine, idle_ping_seconds)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._pid = os.getpid()
 
