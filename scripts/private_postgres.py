@@ -6,6 +6,7 @@ The cluster runs as the ``postgres`` user when started by root (``initdb`` refus
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -66,10 +67,8 @@ class PrivateCluster:
 
     def remove(self) -> None:
         if self.running():
-            try:
+            with contextlib.suppress(subprocess.CalledProcessError):
                 self.stop("immediate")
-            except subprocess.CalledProcessError:
-                pass
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def __exit__(self, *exc: object) -> None:
