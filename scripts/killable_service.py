@@ -24,6 +24,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from policy_engine.config import normalize_url
 
@@ -43,7 +44,8 @@ def fresh_database(kind: str, server_url: str) -> Iterator[str]:
         return
     server = make_url(normalize_url(server_url))
     name = f"policy_engine_crash_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    # no pool: the server may have been restarted in between (an outage run does it)
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
