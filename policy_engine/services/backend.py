@@ -34,6 +34,8 @@ class Backend:
             pre_ping=config["DATABASE_PRE_PING"],
             connect_timeout=config["DATABASE_CONNECT_TIMEOUT"],
             idle_ping_seconds=config["DATABASE_IDLE_PING_SECONDS"],
+            lock_timeout=config["DATABASE_LOCK_TIMEOUT"],
+            statement_timeout=config["DATABASE_STATEMENT_TIMEOUT"],
         )
         self.log = DecisionLog(self.database)
         self.tokens = TokenStore(self.database, cache_seconds=config["TOKEN_CACHE_SECONDS"])

@@ -6,12 +6,14 @@ every server connection dying at once as in a crash; the shared server is never 
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from flask import Flask
 
@@ -42,7 +44,8 @@ def cluster() -> Iterator[PrivateCluster]:
 
 @pytest.fixture(scope="module")
 def service(cluster: PrivateCluster) -> Iterator[Flask]:
-    app = create_app({"DATABASE_URL": cluster.url, "TESTING": True, "DATABASE_IDLE_PING_SECONDS": 0.2})
+    settings = {"DATABASE_IDLE_PING_SECONDS": 0.2, "DATABASE_LOCK_TIMEOUT": 1}
+    app = create_app({"DATABASE_URL": cluster.url, "TESTING": True, **settings})
     backend = app.extensions["policy_engine"]
     migrate.upgrade(backend.database)
     backend.policies.load_directory(POLICIES)
@@ -91,3 +94,17 @@ def test_a_restart_no_request_saw_fails_no_request(service, cluster):
     cluster.start()
     time.sleep(0.3)  # the pooled connection, dead since the restart, is now idle long enough to be pinged
     assert [submit(service).status_code for _ in range(2)] == [201, 201]
+
+
+def test_a_request_queued_behind_a_held_log_lock_answers_503(service, cluster):
+    """A session that holds the log's head (stuck, or a careless maintenance job) stalls no request."""
+    with psycopg.connect(cluster.url) as holder:  # a transaction that takes the lock and keeps it
+        holder.execute("SELECT seq FROM chain_head WHERE id = 1 FOR UPDATE")
+        guard = threading.Timer(15, holder.close)  # a hang guard: the lock timeout here is 1 s
+        guard.start()
+        try:
+            answer = submit(service)
+        finally:
+            guard.cancel()
+    assert answer.status_code == 503 and answer.get_json() == UNAVAILABLE
+    assert submit(service).status_code == 201
