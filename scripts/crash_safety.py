@@ -114,6 +114,7 @@ class Run:
     verify: str = ""
     templates: list[dict[str, Any]] = field(default_factory=list)
     findings: LogFindings = field(default_factory=LogFindings)
+    seconds: float = 0.0
 
 
 def drive(service: KillableService, token: str, args: argparse.Namespace, run: Run) -> None:
@@ -202,6 +203,7 @@ def _keep(answers: dict[str, dict], answer: dict, run: Run, problem: str) -> Non
 
 def one_database(kind: str, args: argparse.Namespace) -> Run:
     run = Run(kind)
+    started = time.monotonic()
     with fresh_database(kind, args.database) as url:
         service = KillableService(url, args.workers)
         try:
@@ -225,6 +227,7 @@ def one_database(kind: str, args: argparse.Namespace) -> Run:
                 run.violations.append(f"audit verify: {verify.stdout or verify.stderr}")
         finally:
             service.close()
+    run.seconds = time.monotonic() - started
     return run
 
 
@@ -249,6 +252,7 @@ def summary(runs: list[Run]) -> None:
         ("partial entries / orphan index rows", lambda r: f"{len(r.findings.partial)}/{r.findings.orphans}"),
         ("audit verify", lambda r: r.verify),
         ("violations", lambda r: len(r.violations)),
+        ("wall time, s", lambda r: f"{r.seconds:.0f}"),
     ]
     width = max(len(label) for label, _ in rows)
     print(f"{'':{width}}  " + "  ".join(f"{r.database:>24}" for r in runs))
