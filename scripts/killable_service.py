@@ -72,7 +72,9 @@ class KillableService:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(settings or {}), "DATABASE_URL": database_url}
         self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = Path(tempfile.mkstemp(prefix="policy-engine-serve-", suffix=".log")[1])
+        descriptor, path = tempfile.mkstemp(prefix="policy-engine-serve-", suffix=".log")
+        os.close(descriptor)
+        self.log_path = Path(path)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([CLI, *args], env=self.env, capture_output=True, text=True, check=False)
