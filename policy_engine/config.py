@@ -17,6 +17,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "DATABASE_POOL_SIZE": 5,
     "DATABASE_PRE_PING": False,  # test each pooled connection before use (a round trip each time)
+    "DATABASE_IDLE_PING_SECONDS": 1.0,  # without pre-ping: test a pooled connection idle this long
+    "DATABASE_CONNECT_TIMEOUT": 5,  # seconds to reach PostgreSQL before a request answers 503
+    "DATABASE_LOCK_TIMEOUT": 10.0,  # seconds a statement waits for a lock before a 503 (0: no limit)
+    "DATABASE_STATEMENT_TIMEOUT": 0.0,  # seconds any statement may run (0: no limit; exports are long)
     "TOKEN_CACHE_SECONDS": 30,  # how long a checked token is trusted without a query
     "POLICY_REFRESH_SECONDS": 2,  # how often a worker looks for approved or retired versions
     "IMPACT_DAYS": 90,  # the default period an impact analysis replays
@@ -32,13 +36,19 @@ _INTEGERS = {
     "AUTHORIZATION_VALID_DAYS",
     "MAX_CONTENT_LENGTH",
     "DATABASE_POOL_SIZE",
+    "DATABASE_CONNECT_TIMEOUT",
     "TOKEN_CACHE_SECONDS",
     "IMPACT_DAYS",
     "EXTENSION_DAYS",
     "APPEAL_DAYS",
     "SESSION_HOURS",
 }
-_NUMBERS = {"POLICY_REFRESH_SECONDS"}
+_NUMBERS = {
+    "POLICY_REFRESH_SECONDS",
+    "DATABASE_IDLE_PING_SECONDS",
+    "DATABASE_LOCK_TIMEOUT",
+    "DATABASE_STATEMENT_TIMEOUT",
+}
 _FLAGS = {"LOAD_BUNDLED_POLICIES", "SESSION_COOKIE_SECURE", "DATABASE_PRE_PING"}
 
 

@@ -29,7 +29,13 @@ class Backend:
     def __init__(self, config: dict[str, Any], url: str) -> None:
         self.config = config
         self.database = Database(
-            url, pool_size=config["DATABASE_POOL_SIZE"], pre_ping=config["DATABASE_PRE_PING"]
+            url,
+            pool_size=config["DATABASE_POOL_SIZE"],
+            pre_ping=config["DATABASE_PRE_PING"],
+            connect_timeout=config["DATABASE_CONNECT_TIMEOUT"],
+            idle_ping_seconds=config["DATABASE_IDLE_PING_SECONDS"],
+            lock_timeout=config["DATABASE_LOCK_TIMEOUT"],
+            statement_timeout=config["DATABASE_STATEMENT_TIMEOUT"],
         )
         self.log = DecisionLog(self.database)
         self.tokens = TokenStore(self.database, cache_seconds=config["TOKEN_CACHE_SECONDS"])

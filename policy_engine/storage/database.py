@@ -14,12 +14,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from .canonical import canonical_json
+from .liveness import ping_idle_connections
 
 # A database that cannot be reached or answered in time: the API answers 503.
 UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, PoolTimeout)
@@ -32,20 +33,36 @@ _LOCK_HEAD = text("SELECT seq FROM chain_head WHERE id = 1 FOR UPDATE")
 class Database:
     """An engine and its session factory, safe to carry across a pre-fork."""
 
-    def __init__(self, url: str, pool_size: int = 5, pre_ping: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        pool_size: int = 5,
+        pre_ping: bool = False,
+        connect_timeout: int = 5,
+        idle_ping_seconds: float = 1.0,
+        lock_timeout: float = 10.0,
+        statement_timeout: float = 0.0,
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         # JSON is stored in its canonical form, so an entry's hash can be checked from the text.
         options: dict[str, Any] = {"json_serializer": canonical_json}
         if not self.is_sqlite:
-            # No ping per checkout (a round trip per unit of work): a lost connection fails its
-            # request with a 503 and SQLAlchemy then replaces every pooled connection.
+            # No ping per checkout (a round trip per unit of work) unless asked: only connections
+            # left idle are pinged (``liveness``). A database that does not answer a connection
+            # attempt within ``connect_timeout`` seconds, or a pool with no free connection
+            # within ``pool_timeout``, fails the request with a 503.
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=5)
             options["pool_pre_ping"] = pre_ping
-            options["connect_args"] = {"connect_timeout": 5}
+            options["connect_args"] = {
+                "connect_timeout": connect_timeout,
+                "options": _server_limits(url, lock_timeout, statement_timeout),
+            }
         self.engine: Engine = create_engine(url, **options)
         if self.is_sqlite:
             _tune_sqlite(self.engine)
+        elif not pre_ping:
+            ping_idle_connections(self.engine, idle_ping_seconds)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._pid = os.getpid()
 
@@ -99,6 +116,18 @@ class Database:
         if os.getpid() != self._pid:
             self.engine.dispose(close=False)
             self._pid = os.getpid()
+
+
+def _server_limits(url: str, lock_timeout: float, statement_timeout: float) -> str:
+    """Session settings that end a wait the server can see with an error (a 503), not a hang.
+
+    A request queued behind a lock someone holds (the log's head, by a stuck session)
+    gives up after ``lock_timeout``; with ``statement_timeout`` any statement does. 0: no
+    limit. Options given in the URL are kept, after these, so they win.
+    """
+    limits = {"lock_timeout": lock_timeout, "statement_timeout": statement_timeout}
+    given = make_url(url).query.get("options", "")
+    return " ".join([*(f"-c {name}={int(s * 1000)}" for name, s in limits.items()), *given.split()]).strip()
 
 
 def _tune_sqlite(engine: Engine) -> None:
