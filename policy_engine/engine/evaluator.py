@@ -43,8 +43,13 @@ class Evaluator:
         self._index = ServiceIndex(self.library, lambda policy: self.plans[policy.key])
 
     def evaluate(self, request: dict[str, Any]) -> Decision:
-        lines = [self.evaluate_line(request, index) for index in range(len(request.get("services") or []))]
-        return Decision(request_status([line.outcome for line in lines]), lines)
+        lines = []
+        outcomes = []
+        for index in range(len(request.get("services") or [])):
+            line = self.evaluate_line(request, index)
+            lines.append(line)
+            outcomes.append(line.outcome)
+        return Decision(request_status(outcomes), lines)
 
     def evaluate_line(self, request: dict[str, Any], index: int) -> LineDetermination:
         facts = LineFacts(request, index)
