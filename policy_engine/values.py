@@ -204,12 +204,16 @@ class CodeSet:
                 self.codes.add(normalize_code(spec))
 
     def __contains__(self, code: object) -> bool:
-        if not isinstance(code, str):
-            return False
-        code = normalize_code(code)
+        return isinstance(code, str) and self.holds(normalize_code(code))
+
+    def holds(self, code: str) -> bool:
+        """``in`` for a code already normalized (the evaluator's line codes are)."""
         if code in self.codes:
             return True
-        return any(len(code) == len(low) and low <= code <= high for low, high in self.ranges)
+        for low, high in self.ranges:  # noqa: SIM110 (a loop, not any(): this runs for every line)
+            if len(code) == len(low) and low <= code <= high:
+                return True
+        return False
 
 
 # Calendar arithmetic (edge rule 8) -------------------------------------------------

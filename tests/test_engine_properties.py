@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policy_engine.engine.evaluator import Evaluator
-from policy_engine.engine.outcome import Outcome
+from policy_engine.engine.outcome import Outcome, new_outcome
 from policy_engine.engine.reference import ReferenceEvaluator
 from policy_engine.loader import parse_policy_text
 from policy_engine.model import Quantifier
@@ -186,3 +186,11 @@ def test_concurrent_evaluations_never_see_each_others_facts() -> None:
         thread.join()
     assert errors == []
     assert expected == ["not_met", "not_met", "met", "not_met"]
+
+
+def test_new_outcome_starts_as_an_outcome_does() -> None:
+    node = object()
+    made, built = new_outcome(node), Outcome(node)  # type: ignore[arg-type]
+    assert {name: getattr(made, name) for name in Outcome.__slots__} == {
+        name: getattr(built, name) for name in Outcome.__slots__
+    }

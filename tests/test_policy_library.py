@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
 from policy_engine.engine.evaluator import Evaluator
+from policy_engine.engine.library import PolicyLibrary, ServiceIndex
 from policy_engine.loader import load_policies
 from policy_engine.testing import compare, find_test_files, load_cases
-from policy_engine.values import to_json
+from policy_engine.values import normalize_code, to_json
 
 LIBRARY = Path(__file__).resolve().parent.parent / "policies"
 CASES = [
@@ -39,3 +41,16 @@ def test_policy_case(evaluator: Evaluator, policy_id: str, case: dict) -> None:
 
     decision = decision_dict(evaluator.evaluate(to_json(case["request"])))
     assert compare(policy_id, case["expect"], decision) == []
+
+
+def test_the_service_index_finds_what_the_library_scan_finds() -> None:
+    library = PolicyLibrary(load_policies([LIBRARY]))
+    index = ServiceIndex(library, lambda policy: policy)
+    codes = {code for policy in library for code in policy.services.codes}
+    codes |= {"67903", "67908", "67909", "64492", "K0801", "K0812", "K0829", "E0602", "x", "6790"}
+    days = [dt.date(year, month, 1) for year in range(2018, 2028) for month in (1, 6, 12)]
+    for code in sorted(codes):
+        for day in [*days, None]:
+            found = index.governing(normalize_code(code), day)
+            assert found == library.governing(code, day), (code, day)
+    assert index.governing(None, days[0]) == []

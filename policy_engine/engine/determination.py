@@ -33,20 +33,32 @@ class PolicyResult:
     failed: list[Outcome] = field(default_factory=list)  # coverage entries or criteria not met
 
     def decide(self) -> None:
-        unknown_roots = [
-            o for o in (self.when, *self.coverage, self.criteria) if o is not None and o.status == UNKNOWN
-        ]
-        for outcome in unknown_roots:
-            _extend(self.missing, decisive_unknowns(outcome))
+        # Plain loops rather than comprehensions: this runs for every version on every line.
+        missing = self.missing
+        unknown = False
+        not_covered: list[Outcome] = []
+        when = self.when
+        if when is not None and when.status == UNKNOWN:
+            unknown = True
+            _extend(missing, decisive_unknowns(when))
+        for outcome in self.coverage:
+            if outcome.status == UNKNOWN:
+                unknown = True
+                _extend(missing, decisive_unknowns(outcome))
+            elif outcome.status == NOT_MET:
+                not_covered.append(outcome)
+        criteria = self.criteria
+        if criteria is not None and criteria.status == UNKNOWN:
+            unknown = True
+            _extend(missing, decisive_unknowns(criteria))
         for document in self.documentation:
             if document.status == UNKNOWN:
-                _extend(self.missing, decisive_unknowns(document))
-        not_covered = [o for o in self.coverage if o.status == NOT_MET]
+                _extend(missing, decisive_unknowns(document))
         if not_covered:
             self.result, self.failed = "not_covered", not_covered
-        elif self.criteria is not None and self.criteria.status == NOT_MET:
-            self.result, self.failed = "clinical_review", decisive_failures(self.criteria)
-        elif self.missing or unknown_roots:
+        elif criteria is not None and criteria.status == NOT_MET:
+            self.result, self.failed = "clinical_review", decisive_failures(criteria)
+        elif missing or unknown:
             self.result = "missing_information"
         else:
             self.result = "approved"
@@ -76,13 +88,19 @@ def determine_line(
     index: int, code: str | None, day: str | None, results: list[PolicyResult]
 ) -> LineDetermination:
     """DESIGN.md's order: no policy, coverage, criteria, unknowns, approved; most severe wins."""
-    governing = [r for r in results if r.governs]
+    governing = []
+    for result in results:
+        if result.governs:
+            governing.append(result)
     if not governing:
         return LineDetermination(index, code, day, "pended", "no_policy", [], results, [])
-    worst = max(governing, key=lambda r: _SEVERITY[r.result])
-    failed = [(r.policy, o) for r in governing if r.result == worst.result for o in r.failed]
+    worst = governing[0]
+    for result in governing:  # the first of the most severe, as max() would pick
+        if _SEVERITY[result.result] > _SEVERITY[worst.result]:
+            worst = result
     if worst.result == "approved":
         return LineDetermination(index, code, day, "approved", None, [], results, [])
+    failed = [(r.policy, o) for r in governing if r.result == worst.result for o in r.failed]
     if worst.result == "not_covered":
         return LineDetermination(index, code, day, "not_covered", None, [], results, failed)
     missing: list[str] = []
@@ -98,7 +116,7 @@ def request_status(outcomes: list[str]) -> str:
     if "pended" in outcomes:
         return "pended"
     first = outcomes[0]
-    return first if all(o == first for o in outcomes) else "partial"
+    return first if outcomes.count(first) == len(outcomes) else "partial"
 
 
 def _extend(found: list[str], items: list[str]) -> None:

@@ -14,14 +14,13 @@ from .. import __version__
 from ..facts import LineFacts
 from ..model import Policy
 from .determination import LineDetermination, PolicyResult, determine_line, request_status
-from .library import PolicyLibrary
+from .library import PolicyLibrary, ServiceIndex
 from .outcome import settle
 from .plan import PolicyPlan
 from .resolve import LineResolver, prepare
 from .rules import RulesHost
 
 ENGINE_VERSION = f"policy-engine {__version__} (durable-rules 2.0.28)"
-_GOVERNING_KEPT = 4096  # (code, date) answers remembered; a full table starts again
 
 
 @dataclass
@@ -41,20 +40,25 @@ class Evaluator:
         for policy in self.library:
             compiled = self.host.layout(policy)
             self.plans[policy.key] = prepare(policy, compiled.encoders, len(compiled.texts))
-        self._governing: dict[tuple[str | None, dt.date | None], list[Policy]] = {}
+        self._index = ServiceIndex(self.library, lambda policy: self.plans[policy.key])
 
     def evaluate(self, request: dict[str, Any]) -> Decision:
-        lines = [self.evaluate_line(request, index) for index in range(len(request.get("services") or []))]
-        return Decision(request_status([line.outcome for line in lines]), lines)
+        lines = []
+        outcomes = []
+        for index in range(len(request.get("services") or [])):
+            line = self.evaluate_line(request, index)
+            lines.append(line)
+            outcomes.append(line.outcome)
+        return Decision(request_status(outcomes), lines)
 
     def evaluate_line(self, request: dict[str, Any], index: int) -> LineDetermination:
         facts = LineFacts(request, index)
         day = facts.date_of_service
         resolver = LineResolver(facts, self.library.version_of, self._plan)
         results = []
-        for policy in self.governing(facts.code, day):
-            when, coverage, documentation, criteria = resolver.roots(self.plans[policy.key])
-            results.append(PolicyResult(policy, when, coverage, documentation, criteria))
+        for plan in self._index.governing(facts.code, day):
+            when, coverage, documentation, criteria = resolver.roots(plan)
+            results.append(PolicyResult(plan.policy, when, coverage, documentation, criteria))
         self._judge(resolver)
         for result in results:
             if result.when is not None:
@@ -75,14 +79,8 @@ class Evaluator:
             self.host.compile(policy)
 
     def governing(self, code: str | None, day: dt.date | None) -> list[Policy]:
-        """The library's governing versions, remembered per code and date (the library never changes)."""
-        key = (code, day)
-        found = self._governing.get(key)
-        if found is None:
-            if len(self._governing) >= _GOVERNING_KEPT:
-                self._governing.clear()
-            found = self._governing[key] = self.library.governing(code, day)
-        return found
+        """The library's versions governing a (normalized) code on a date."""
+        return [plan.policy for plan in self._index.governing(code, day)]
 
     def _plan(self, policy: Policy) -> PolicyPlan:
         plan = self.plans.get(policy.key)

@@ -42,6 +42,19 @@ class Outcome:
         self.target: Outcome | None = None
 
 
+_allocate = object.__new__
+
+
+def new_outcome(node: Node) -> Outcome:
+    """``Outcome(node)``, without the type calling ``__init__`` (the dearer part; one per node per line)."""
+    outcome = _allocate(Outcome)
+    outcome.node = node
+    outcome.status = outcome.body = outcome.guard = outcome.target = None
+    outcome.facts = NO_FACTS
+    outcome.missing = outcome.invalid = outcome.children = NOTHING
+    return outcome
+
+
 class _Nothing(list):  # type: ignore[type-arg]
     """The empty list outcomes share (an outcome per node, and most have nothing to list)."""
 

@@ -16,7 +16,7 @@ from typing import Any
 from ..facts import DERIVED, FactPath, FactReader, LineFacts, Located, located_derived, located_in
 from ..model import Frequency, Node, Policy, Quantifier, Ref, Window
 from ..values import ABSENT, add_months, calendar_months_between, normalize_code
-from .outcome import MET, NOT_MET, UNKNOWN, Outcome
+from .outcome import MET, NOT_MET, UNKNOWN, Outcome, new_outcome
 from .plan import BRANCH, DOCUMENT, EXISTS, FREQUENCY, LEAF, QUANTIFIER, REF, Encoder, PolicyPlan, Step
 
 Bindings = dict[str, tuple[Any, str]]
@@ -86,12 +86,14 @@ class LineResolver:
     def roots(self, plan: PolicyPlan) -> tuple[Outcome | None, list[Outcome], list[Outcome], Outcome | None]:
         """The outcomes of a version's guard, coverage, documentation and criteria."""
         line = self._line(plan)
-        return (
-            self.resolved(line, plan.when) if plan.when else None,
-            [self.resolved(line, step) for step in plan.coverage],
-            [self.resolved(line, step) for step in plan.documentation],
-            self.resolved(line, plan.criteria) if plan.criteria else None,
-        )
+        when = self.resolved(line, plan.when) if plan.when else None
+        coverage: list[Outcome] = []
+        documentation: list[Outcome] = []
+        for step in plan.coverage:  # loops, not comprehensions: each of those costs a function
+            coverage.append(self.resolved(line, step))
+        for step in plan.documentation:
+            documentation.append(self.resolved(line, step))
+        return when, coverage, documentation, self.resolved(line, plan.criteria) if plan.criteria else None
 
     def _line(self, plan: PolicyPlan) -> PolicyLine:
         line = self.lines.get(plan.key)
@@ -106,7 +108,7 @@ class LineResolver:
         return found
 
     def _start(self, line: PolicyLine, step: Step, bindings: Bindings | None) -> Outcome:
-        outcome = Outcome(step.node)
+        outcome = new_outcome(step.node)
         guard = step.guard
         if guard is not None:
             outcome.guard = (
@@ -117,7 +119,7 @@ class LineResolver:
     # One method per kind of step; ``plan.Step`` points each step at its own.
 
     def branch(self, line: PolicyLine, step: Step, bindings: Bindings | None) -> Outcome:
-        outcome = self._start(line, step, bindings) if step.guard else Outcome(step.node)
+        outcome = self._start(line, step, bindings) if step.guard else new_outcome(step.node)
         if bindings:
             outcome.children = [child.resolve(self, line, child, bindings) for child in step.children]
             return outcome
@@ -131,7 +133,7 @@ class LineResolver:
         return outcome
 
     def leaf(self, line: PolicyLine, step: Step, bindings: Bindings | None) -> Outcome:
-        outcome = self._start(line, step, bindings) if step.guard else Outcome(step.node)
+        outcome = self._start(line, step, bindings) if step.guard else new_outcome(step.node)
         if step.simple and not bindings:
             # The common leaf: a fact of the request, present, of a kind the operator
             # takes, against literals (the encoder normalizes codes). This is ``submit``
@@ -158,14 +160,14 @@ class LineResolver:
         return outcome
 
     def document(self, line: PolicyLine, step: Step, bindings: Bindings | None) -> Outcome:
-        outcome = self._start(line, step, bindings) if step.guard else Outcome(step.node)
+        outcome = self._start(line, step, bindings) if step.guard else new_outcome(step.node)
         sent = self.facts.sent_documents()
         outcome.facts = {"documentation": sent}
         line.submit(step, outcome, sent)
         return outcome
 
     def frequency(self, line: PolicyLine, step: Step, bindings: Bindings | None) -> Outcome:
-        outcome = self._start(line, step, bindings) if step.guard else Outcome(step.node)
+        outcome = self._start(line, step, bindings) if step.guard else new_outcome(step.node)
         node: Frequency = step.node  # type: ignore[assignment]
         facts = self.facts
         day = facts.date_of_service
@@ -189,7 +191,7 @@ class LineResolver:
         return outcome
 
     def ref(self, line: PolicyLine, step: Step, bindings: Bindings | None) -> Outcome:
-        outcome = self._start(line, step, bindings) if step.guard else Outcome(step.node)
+        outcome = self._start(line, step, bindings) if step.guard else new_outcome(step.node)
         node: Ref = step.node  # type: ignore[assignment]
         policy = line.plan.policy
         owner = (
@@ -199,7 +201,7 @@ class LineResolver:
         )
         target = owner.nodes.get(node.target) if owner else None
         if owner is None or target is None:
-            missing = Outcome(node)
+            missing = new_outcome(node)
             missing.body = UNKNOWN
             missing.invalid = [
                 f"no version of policy '{node.policy}' with node '{node.target}' governs this date"
@@ -210,7 +212,7 @@ class LineResolver:
         return outcome
 
     def quantifier(self, line: PolicyLine, step: Step, bindings: Bindings | None) -> Outcome:
-        outcome = self._start(line, step, bindings) if step.guard else Outcome(step.node)
+        outcome = self._start(line, step, bindings) if step.guard else new_outcome(step.node)
         node: Quantifier = step.node  # type: ignore[assignment]
         bindings = bindings or {}
         reader = FactReader(self.facts, bindings)

@@ -44,7 +44,6 @@ _REVERSED = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte", "ne": "$neq
 # hold an unescaped quote, so this never matches inside a value.
 _MATCHED = re.compile(r'\{"m":\{"id":(\d+)')
 _FRAME = '{"m":{'
-_INDEXES = {str(index): index for index in range(512)}  # looking one up is cheaper than int()
 
 
 class CompiledPolicy:
@@ -169,10 +168,7 @@ def _collect(message: str, matched: list[int]) -> None:
     found = _MATCHED.findall(message)
     if not found and _FRAME not in message:
         raise EvaluationError(f"the rules engine answered in an unexpected form: {message[:200]}")
-    known = _INDEXES.get
-    for text in found:
-        index = known(text)
-        matched.append(int(text) if index is None else index)
+    matched.extend(map(int, found))
 
 
 # Compilation ---------------------------------------------------------------------
