@@ -31,6 +31,7 @@ from policy_engine.engine.reference import ReferenceEvaluator  # noqa: E402
 from policy_engine.loader import load_policies  # noqa: E402
 from policy_engine.testing import find_test_files, load_cases  # noqa: E402
 from policy_engine.values import to_json  # noqa: E402
+from scripts.figures import record  # noqa: E402
 
 
 def rss_mib() -> float:
@@ -131,11 +132,16 @@ def main() -> None:
             ref_rate, _, _ = timed(ref_run, requests, args.seconds)
             ratio = ref_rate / rate
             print(f"{name:36} {rate:9.0f} {p50:8.1f} {p99:8.1f} {ref_rate:11.0f} {ratio:5.1f}x")
+            key = f"engine.{tests.parent.name}.{'varied' if name.endswith('(varied)') else 'cases'}"
+            record(f"{key}.eval_per_s", rate)
+            record(f"{key}.reference_eval_per_s", ref_rate)
+            record(f"{key}.p99_us", p99)
     before = rss_mib()
     for i in range(args.soak):
         engine.evaluate(soak_requests[i % len(soak_requests)])
     after = rss_mib()
     print(f"RSS before {args.soak:,} evaluations: {before:.1f} MiB, after: {after:.1f} MiB")
+    record("engine.soak_rss_growth_mib", after - before)
 
 
 if __name__ == "__main__":

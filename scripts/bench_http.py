@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from policy_engine.api.schemas import AuthorizationRequestSchema  # noqa: E402
 from policy_engine.testing import find_test_files, load_cases  # noqa: E402
 from policy_engine.values import to_json  # noqa: E402
+from scripts.figures import record  # noqa: E402
 from scripts.throwaway_service import Service  # noqa: E402
 
 
@@ -112,6 +113,9 @@ def report(latencies: list[float], statuses: dict, elapsed: float, clients: int)
     print(f"logged decisions/s {created / elapsed:8.0f}")
     p50, p99 = statistics.median(latencies), latencies[int(len(latencies) * 0.99)]
     print(f"latency p50 {p50 * 1e3:6.1f} ms   p99 {p99 * 1e3:6.1f} ms")
+    record("http.decisions_per_s", created / elapsed)
+    record("http.p50_ms", p50 * 1e3)
+    record("http.p99_ms", p99 * 1e3)
 
 
 def main() -> None:

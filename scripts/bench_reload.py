@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scripts.figures import record  # noqa: E402
 from scripts.throwaway_service import PORT, Service  # noqa: E402
 
 START = dt.date(2025, 6, 1)
@@ -153,6 +154,11 @@ def main() -> None:
         )
         print("worker RSS MiB before: " + ", ".join(f"{x:.1f}" for x in rss_before))
         print("worker RSS MiB after:  " + ", ".join(f"{x:.1f}" for x in rss_after))
+        record("reload.versions", args.versions)
+        record("reload.failed_requests", failed)
+        record("reload.wrong_version", wrong)
+        growth = max(after - before for after, before in zip(rss_after, rss_before, strict=False))
+        record("reload.worker_rss_growth_mib", growth)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,31 @@
+"""The performance report's table: each target judged from the figures the benchmarks kept."""
+
+from __future__ import annotations
+
+from scripts.figures import record
+from scripts.perf_report import read_figures, table
+
+
+def test_figures_recorded_by_a_benchmark_are_judged_against_their_targets(tmp_path, monkeypatch):
+    monkeypatch.setenv("PERF_FIGURES", str(tmp_path / "figures.jsonl"))
+    record("engine.cpap-osa.cases.eval_per_s", 16_000.0)
+    record("engine.cpap-osa.cases.reference_eval_per_s", 8_000.0)
+    record("http.p99_ms", 31.5)
+    record("reload.failed_requests", 0)
+
+    rows = {row.split(" | ")[0].lstrip("| "): row for row in table(read_figures(tmp_path / "figures.jsonl"))}
+
+    assert rows["engine: CPAP evaluations/s, one core (test cases)"].endswith(
+        "| 16,000 /s | yes | 0.5x (reference 8,000/s) |"
+    )
+    assert rows["HTTP: p99 latency"].endswith("| 31.5 ms | **no** | - |")
+    assert rows["reload: failed requests during the approvals"].endswith("| 0 | yes | - |")
+    assert "| not measured |" in rows["audit: verify"]
+
+
+def test_without_a_figures_file_recording_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv("PERF_FIGURES", raising=False)
+    monkeypatch.chdir(tmp_path)
+    record("http.p99_ms", 1.0)
+    assert list(tmp_path.iterdir()) == []
+    assert read_figures(tmp_path / "absent.jsonl") == {}
