@@ -20,8 +20,8 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-from schemathesis.core.parameters import ParameterLocation
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     ignored_auth,
@@ -57,10 +57,16 @@ _CPAP = {
     "documentation": ["psg-report", "f2f-note"],
 }
 SEEDS = (
-    {**_CPAP, "request_id": "fz-approved", "clinical": {"ahi": 31, "evaluation_date": "2025-01-15",
-                                                         "sleep_test_date": "2025-02-01"}},
-    {**_CPAP, "request_id": "fz-review", "clinical": {"ahi": 2, "evaluation_date": "2025-01-15",
-                                                       "sleep_test_date": "2025-02-01"}},
+    {
+        **_CPAP,
+        "request_id": "fz-approved",
+        "clinical": {"ahi": 31, "evaluation_date": "2025-01-15", "sleep_test_date": "2025-02-01"},
+    },
+    {
+        **_CPAP,
+        "request_id": "fz-review",
+        "clinical": {"ahi": 2, "evaluation_date": "2025-01-15", "sleep_test_date": "2025-02-01"},
+    },
     {**_CPAP, "request_id": "fz-missing", "clinical": {}, "documentation": []},
 )
 
@@ -86,7 +92,9 @@ def issue_tokens(create: Callable[..., str]) -> dict[str, str]:
     return tokens
 
 
-def seed(send: Callable[[str, str, dict[str, Any] | None, str], tuple[int, Any]], tokens: dict[str, str]) -> dict:
+def seed(
+    send: Callable[[str, str, dict[str, Any] | None, str], tuple[int, Any]], tokens: dict[str, str]
+) -> dict:
     """Decisions submitted and policies listed through the API: the ids path parameters may take.
 
     ``send(method, path, json_body, token)`` answers ``(status, json)``.
