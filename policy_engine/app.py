@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import __version__
+from . import __version__, logs
 from .api import audit, authorizations, decisions, errors, health, metrics, policies, review
 from .api.content import require_accepted_body
 from .api.openapi import ServiceApi
@@ -63,4 +63,5 @@ def create_app(config: dict[str, Any] | None = None, instance_path: str | None =
         app.cli.add_command(command)
     app.before_request(require_accepted_body)
     logging.getLogger("policy_engine").setLevel(logging.INFO)
+    logs.install()
     return app
