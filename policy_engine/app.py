@@ -9,7 +9,7 @@ from flask import Flask
 
 from . import __version__, logs
 from .api import audit, authorizations, decisions, errors, health, metrics, policies, review
-from .api.content import require_accepted_body
+from .api.content import limit_streamed_body, require_accepted_body
 from .api.openapi import ServiceApi
 from .api.paths import VersionConverter
 from .config import DEFAULTS, database_url, from_environment
@@ -62,6 +62,7 @@ def create_app(config: dict[str, Any] | None = None, instance_path: str | None =
     for command in COMMANDS:
         app.cli.add_command(command)
     app.before_request(require_accepted_body)
+    app.before_request(limit_streamed_body)
     logging.getLogger("policy_engine").setLevel(logging.INFO)
     logs.install()
     return app
