@@ -8,8 +8,8 @@ from collections.abc import Callable
 from flask import abort, current_app, request
 
 JSON = ("application/json",)
-_CHUNK = 64 * 1024
 YAML = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+_CHUNK = 64 * 1024  # how much of a streamed body is read at a time
 
 
 def accepts(*mimetypes: str) -> Callable:
