@@ -12,6 +12,7 @@ from .api import audit, authorizations, decisions, errors, health, metrics, poli
 from .api.content import limit_streamed_body, require_accepted_body
 from .api.openapi import ServiceApi
 from .api.paths import VersionConverter
+from .api.unstorable import refuse_unstorable_text
 from .config import DEFAULTS, database_url, from_environment
 from .fhir import crd_api, pas_api
 from .fhir.mapping import DEFAULT_PATH, load_mapping
@@ -63,6 +64,7 @@ def create_app(config: dict[str, Any] | None = None, instance_path: str | None =
         app.cli.add_command(command)
     app.before_request(require_accepted_body)
     app.before_request(limit_streamed_body)
+    app.before_request(refuse_unstorable_text)
     logging.getLogger("policy_engine").setLevel(logging.INFO)
     logs.install()
     return app

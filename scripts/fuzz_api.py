@@ -80,7 +80,7 @@ def run(target: Target, examples: int) -> int:
             try:
                 fuzz(target, operation, mode, examples)
                 verdict = "ok  "
-            except Exception as error:  # every failed check, reported and counted, then the next
+            except (Exception, BaseExceptionGroup) as error:  # every failed check, then the next
                 failed += 1
                 verdict = "FAIL"
                 print(error, flush=True)
