@@ -6,11 +6,13 @@ import logging
 from typing import Any
 
 from flask import Flask
-from flask_smorest import Api
 
-from . import __version__
+from . import __version__, logs
 from .api import audit, authorizations, decisions, errors, health, metrics, policies, review
-from .api.content import require_accepted_body
+from .api.content import limit_streamed_body, require_accepted_body
+from .api.openapi import ServiceApi
+from .api.paths import VersionConverter
+from .api.unstorable import refuse_unstorable_text
 from .config import DEFAULTS, database_url, from_environment
 from .fhir import crd_api, pas_api
 from .fhir.mapping import DEFAULT_PATH, load_mapping
@@ -40,7 +42,8 @@ def create_app(config: dict[str, Any] | None = None, instance_path: str | None =
     backend = Backend(app.config, database_url(app.config, app.instance_path))
     app.extensions["policy_engine"] = backend
 
-    api = Api(app, spec_kwargs={"security": [{"bearer": []}]})
+    app.url_map.converters["version"] = VersionConverter
+    api = ServiceApi(app, spec_kwargs={"security": [{"bearer": []}]})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     for blueprint in (
         health.blp,
@@ -60,5 +63,8 @@ def create_app(config: dict[str, Any] | None = None, instance_path: str | None =
     for command in COMMANDS:
         app.cli.add_command(command)
     app.before_request(require_accepted_body)
+    app.before_request(limit_streamed_body)
+    app.before_request(refuse_unstorable_text)
     logging.getLogger("policy_engine").setLevel(logging.INFO)
+    logs.install()
     return app

@@ -12,6 +12,8 @@ from .values import CodeSet
 COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte")
 LIST_OPERATORS = ("in", "not_in", "includes_any", "includes_all", "any_prefix")
 OPERATORS = (*COMPARISONS, "between", *LIST_OPERATORS, "exists")
+# The highest version number a policy may carry (schemas/policy.schema.json says the same).
+MAX_VERSION = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)

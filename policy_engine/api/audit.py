@@ -8,6 +8,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from .auth import current_actor, requires
+from .openapi import errors
 from .schemas import ReplaySchema, VerifyQuerySchema, VerifySchema
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="Audit")
@@ -28,6 +29,7 @@ def verify(query: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/decisions/<decision_id>/replay", methods=["POST"])
 @requires("auditor")
+@errors(404)
 @blp.response(200, ReplaySchema)
 def replay(decision_id: str) -> dict[str, Any]:
     """Re-evaluate a recorded request with the recorded policy versions; report any difference."""

@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ..model import MAX_VERSION
 from .schemas import SERVICE_CODE, Strict
 
 OUTCOMES = ["approved", "not_covered", "pended"]
@@ -45,7 +46,7 @@ class PeriodMixin(Schema):
 
 class DecisionFilterSchema(PeriodMixin, Strict):
     policy = fields.String(validate=validate.Length(1, 64), metadata={"description": "a governing policy id"})
-    version = fields.Integer(validate=validate.Range(1, 1_000_000), metadata={"description": "with policy"})
+    version = fields.Integer(validate=validate.Range(1, MAX_VERSION), metadata={"description": "with policy"})
     outcome = fields.String(validate=validate.OneOf(OUTCOMES))
     reason = fields.String(validate=validate.OneOf(REASONS))
     x12_action = fields.String(validate=validate.OneOf(X12_ACTIONS))

@@ -9,10 +9,15 @@ from typing import Any
 from flask import abort, current_app, g, request
 
 from ..storage.tokens import Actor
+from .openapi import BODY, GUARDED, declare, reads_body
 
 
 def requires(*roles: str) -> Callable:
-    """Admit only a live token whose role is one of ``roles`` (401 without one, 403 otherwise)."""
+    """Admit only a live token whose role is one of ``roles`` (401 without one, 403 otherwise).
+
+    The view's OpenAPI entry names the roles (``x-roles``) and gains those statuses, 503,
+    and the body errors if it reads a body.
+    """
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -26,6 +31,7 @@ def requires(*roles: str) -> Callable:
             return view(*args, **kwargs)
 
         guarded.roles = roles  # type: ignore[attr-defined]
+        declare(guarded, GUARDED + (BODY if reads_body(view) else ()), roles)
         return guarded
 
     return decorate

@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 
 from ..services.authorizations import case_view
 from .auth import current_actor, requires
+from .openapi import errors
 from .schemas import AuthorizationRequestSchema, DecisionSchema
 
 blp = Blueprint(
@@ -18,6 +19,7 @@ blp = Blueprint(
 
 @blp.route("", methods=["POST"])
 @requires("submitter")
+@errors(409)
 @blp.arguments(AuthorizationRequestSchema(), description="An authorization request")
 @blp.response(201, DecisionSchema, description="Evaluated and recorded")
 @blp.alt_response(
@@ -33,6 +35,7 @@ def submit(_validated: dict[str, Any]) -> tuple[dict[str, Any], int]:
 
 @blp.route("/<decision_id>", methods=["GET"])
 @requires("submitter", "reviewer", "auditor", "cmo")
+@errors(404)
 @blp.response(200, DecisionSchema)
 def read(decision_id: str) -> dict[str, Any]:
     """A decision with its trace and every later determination; the read is recorded."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import (
@@ -18,6 +18,7 @@ from ..errors import (
     RequestInvalid,
     ServiceError,
 )
+from ..logs import log_unexpected
 from ..storage.database import UNAVAILABLE
 
 log = logging.getLogger(__name__)
@@ -108,5 +109,5 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):  # type: ignore[no-untyped-def]
-        log.exception("unexpected error")
+        log_unexpected(log, error, request.path)
         return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")

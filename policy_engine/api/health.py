@@ -13,6 +13,7 @@ blp = Blueprint("health", __name__, description="Liveness")
 
 
 @blp.route("/healthz", methods=["GET"])
+@blp.doc(security=[])
 @blp.response(200, HealthSchema)
 @blp.alt_response(503, schema=HealthSchema, description="The database is not reachable")
 def healthz() -> Any:

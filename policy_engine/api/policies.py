@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from ..diff import diff_policies, render_text
 from .auth import current_actor, requires
 from .content import YAML, accepts
+from .openapi import errors
 from .schemas import (
     ApproveSchema,
     DiffQuerySchema,
@@ -41,6 +42,7 @@ def list_policies() -> list[dict[str, Any]]:
 
 @blp.route("", methods=["POST"])
 @requires("author")
+@errors(409, 422)
 @accepts(*YAML)
 @blp.doc(requestBody={"required": True, "content": {"application/yaml": {"schema": {"type": "string"}}}})
 @blp.response(201, PolicyVersionSourceSchema, description="Stored as a draft")
@@ -55,22 +57,25 @@ def submit() -> dict[str, Any]:
 
 @blp.route("/<policy_id>", methods=["GET"])
 @requires(*ANY_ROLE)
+@errors(404)
 @blp.response(200, PolicyHistorySchema)
 def history(policy_id: str) -> dict[str, Any]:
     """Every version with its state, author, approver and period, and every transition."""
     return _review().history(policy_id)
 
 
-@blp.route("/<policy_id>/versions/<int:version>", methods=["GET"])
+@blp.route("/<policy_id>/versions/<version:version>", methods=["GET"])
 @requires(*ANY_ROLE)
+@errors(404)
 @blp.response(200, PolicyVersionSourceSchema)
 def version(policy_id: str, version: int) -> dict[str, Any]:
     """One version: its YAML as submitted and its metadata."""
     return _review().version(policy_id, version)
 
 
-@blp.route("/<policy_id>/versions/<int:version>/approve", methods=["POST"])
+@blp.route("/<policy_id>/versions/<version:version>/approve", methods=["POST"])
 @requires("cmo")
+@errors(404, 409)
 @blp.arguments(ApproveSchema)
 @blp.response(200, PolicyVersionSourceSchema)
 def approve(body: dict[str, Any], policy_id: str, version: int) -> dict[str, Any]:
@@ -78,8 +83,9 @@ def approve(body: dict[str, Any], policy_id: str, version: int) -> dict[str, Any
     return _review().approve(policy_id, version, current_actor(), body.get("comment"))
 
 
-@blp.route("/<policy_id>/versions/<int:version>/reject", methods=["POST"])
+@blp.route("/<policy_id>/versions/<version:version>/reject", methods=["POST"])
 @requires("cmo")
+@errors(404, 409)
 @blp.arguments(RejectSchema)
 @blp.response(200, PolicyVersionSourceSchema)
 def reject(body: dict[str, Any], policy_id: str, version: int) -> dict[str, Any]:
@@ -89,6 +95,7 @@ def reject(body: dict[str, Any], policy_id: str, version: int) -> dict[str, Any]
 
 @blp.route("/<policy_id>/retire", methods=["POST"])
 @requires("cmo")
+@errors(404, 409)
 @blp.arguments(RetireSchema)
 @blp.response(200, PolicyHistorySchema)
 def retire(body: dict[str, Any], policy_id: str) -> dict[str, Any]:
@@ -98,6 +105,7 @@ def retire(body: dict[str, Any], policy_id: str) -> dict[str, Any]:
 
 @blp.route("/<policy_id>/diff", methods=["GET"])
 @requires("author", "cmo")
+@errors(404)
 @blp.arguments(DiffQuerySchema, location="query")
 @blp.response(200, description="The structural diff, as JSON or (format=text) as text")
 def diff(query: dict[str, Any], policy_id: str) -> Any:
@@ -109,8 +117,9 @@ def diff(query: dict[str, Any], policy_id: str) -> Any:
     return changes.as_dict()
 
 
-@blp.route("/<policy_id>/versions/<int:version>/impact", methods=["POST"])
+@blp.route("/<policy_id>/versions/<version:version>/impact", methods=["POST"])
 @requires("author", "cmo")
+@errors(404)
 @blp.arguments(ImpactRequestSchema)
 @blp.response(200, ImpactSchema)
 def impact(body: dict[str, Any], policy_id: str, version: int) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from .auth import current_actor, requires
+from .openapi import errors
 from .review_schemas import (
     AppealSchema,
     ClaimSchema,
@@ -38,6 +39,7 @@ def queue(query: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/<decision_id>/claim", methods=["POST"])
 @requires("reviewer")
+@errors(404, 409)
 @blp.response(200, ClaimSchema)
 def claim(decision_id: str) -> dict[str, Any]:
     """Take a pended case for review; 409 if another reviewer holds it."""
@@ -46,6 +48,7 @@ def claim(decision_id: str) -> dict[str, Any]:
 
 @blp.route("/<decision_id>/claim", methods=["DELETE"])
 @requires("reviewer")
+@errors(404, 409)
 @blp.response(204)
 def release(decision_id: str) -> None:
     """Give a case back to the queue; only the reviewer holding it may."""
@@ -54,6 +57,7 @@ def release(decision_id: str) -> None:
 
 @blp.route("/<decision_id>/determinations", methods=["POST"])
 @requires("reviewer")
+@errors(404, 409)
 @blp.arguments(DeterminationSchema)
 @blp.response(201, DecisionSchema, description="Recorded; the case as it now stands")
 def determine(body: dict[str, Any], decision_id: str) -> dict[str, Any]:
@@ -63,6 +67,7 @@ def determine(body: dict[str, Any], decision_id: str) -> dict[str, Any]:
 
 @blp.route("/<decision_id>/information", methods=["POST"])
 @requires("submitter")
+@errors(404, 409)
 @blp.arguments(InformationSchema)
 @blp.response(201, DecisionSchema, description="Recorded; the case as it now stands")
 def information(body: dict[str, Any], decision_id: str) -> dict[str, Any]:
@@ -72,6 +77,7 @@ def information(body: dict[str, Any], decision_id: str) -> dict[str, Any]:
 
 @blp.route("/<decision_id>/extension", methods=["POST"])
 @requires("reviewer")
+@errors(404, 409)
 @blp.arguments(ExtensionSchema)
 @blp.response(201, DecisionSchema, description="Recorded; the case as it now stands")
 def extend(body: dict[str, Any], decision_id: str) -> dict[str, Any]:
@@ -81,6 +87,7 @@ def extend(body: dict[str, Any], decision_id: str) -> dict[str, Any]:
 
 @blp.route("/<decision_id>/appeals", methods=["POST"])
 @requires("submitter")
+@errors(404, 409)
 @blp.arguments(AppealSchema)
 @blp.response(201, DecisionSchema, description="Recorded; the lines are pended for reconsideration")
 def appeal(body: dict[str, Any], decision_id: str) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from typing import Any
 
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate, validates
 
+from ..model import MAX_VERSION
+
 ICD10_CM = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$", re.IGNORECASE)
 SERVICE_CODE = re.compile(r"^([0-9]{4}[0-9A-Z]|[A-V][0-9]{4})$", re.IGNORECASE)
 
@@ -297,8 +299,8 @@ class RetireSchema(Strict):
 
 
 class DiffQuerySchema(Strict):
-    from_ = fields.Integer(data_key="from", required=True, validate=validate.Range(min=1))
-    to = fields.Integer(required=True, validate=validate.Range(min=1))
+    from_ = fields.Integer(data_key="from", required=True, validate=validate.Range(1, MAX_VERSION))
+    to = fields.Integer(required=True, validate=validate.Range(1, MAX_VERSION))
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "text"]))
 
 

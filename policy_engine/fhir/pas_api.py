@@ -17,6 +17,7 @@ from .. import clock
 from ..api.auth import current_actor, requires
 from ..api.content import accepts
 from ..errors import Conflict, Forbidden, NotFound, RequestConflict, RequestInvalid, ServiceError
+from ..logs import log_unexpected
 from ..services.authorizations import case_view
 from ..storage.database import UNAVAILABLE
 from .bundle import parse_bundle, read_json
@@ -128,6 +129,6 @@ def unexpected(error: Exception) -> Response:
         return fhir_json(
             operation_outcome([Issue("the database is unavailable; retry shortly", None, "transient")]), 503
         )
-    log.exception("unexpected error")
+    log_unexpected(log, error, request.path)
     issue = Issue("an unexpected error occurred; it has been logged", None, "exception", "fatal")
     return fhir_json(operation_outcome([issue]), 500)

@@ -46,7 +46,8 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         # JSON is stored in its canonical form, so an entry's hash can be checked from the text.
-        options: dict[str, Any] = {"json_serializer": canonical_json}
+        # SQL parameters are requests and members: never in a log line or an error message.
+        options: dict[str, Any] = {"json_serializer": canonical_json, "hide_parameters": True}
         if not self.is_sqlite:
             # No ping per checkout (a round trip per unit of work) unless asked: only connections
             # left idle are pinged (``liveness``). A database that does not answer a connection

@@ -12,6 +12,7 @@ from flask import Blueprint, Flask, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import Conflict, Forbidden, NotFound, PolicyConflict, ServiceError
+from ..logs import log_unexpected
 from ..storage.database import UNAVAILABLE
 from . import audit, cases, charts, policies, queue, signin, submit
 from .access import check_csrf, csrf_token, install, signed_in
@@ -98,5 +99,5 @@ def _unavailable(error: Exception) -> tuple[str, int]:
 
 
 def _unexpected(error: Exception) -> tuple[str, int]:
-    log.exception("unexpected error on %s", request.path)
+    log_unexpected(log, error, request.path)
     return error_page(500, "An unexpected error occurred; it has been logged.")

@@ -36,7 +36,7 @@ def history(policy_id: str) -> str:
     return render_template("policy_history.html", history=_review().history(policy_id))
 
 
-@bp.route("/policies/<policy_id>/versions/<int:version>", methods=["GET"])
+@bp.route("/policies/<policy_id>/versions/<version:version>", methods=["GET"])
 @page_for(*READERS)
 def version(policy_id: str, version: int) -> str:
     return _version_page(policy_id, version, {}, {})
@@ -71,7 +71,7 @@ def diff(policy_id: str) -> tuple[str, int] | str:
     )
 
 
-@bp.route("/policies/<policy_id>/versions/<int:version>/impact", methods=["GET"])
+@bp.route("/policies/<policy_id>/versions/<version:version>/impact", methods=["GET"])
 @page_for(*READERS)
 def impact(policy_id: str, version: int) -> tuple[str, int] | str:
     """Recorded decisions replayed as if this version had governed them; nothing is written."""
@@ -120,7 +120,7 @@ def submit_version() -> Response | tuple[str, int]:
     )
 
 
-@bp.route("/policies/<policy_id>/versions/<int:version>/approve", methods=["POST"])
+@bp.route("/policies/<policy_id>/versions/<version:version>/approve", methods=["POST"])
 @page_for("cmo")
 def approve(policy_id: str, version: int) -> Response | tuple[str, int]:
     body = _comment()
@@ -133,7 +133,7 @@ def approve(policy_id: str, version: int) -> Response | tuple[str, int]:
     return redirect(url_for("web.policies.history", policy_id=policy_id), 303)
 
 
-@bp.route("/policies/<policy_id>/versions/<int:version>/reject", methods=["POST"])
+@bp.route("/policies/<policy_id>/versions/<version:version>/reject", methods=["POST"])
 @page_for("cmo")
 def reject(policy_id: str, version: int) -> Response | tuple[str, int]:
     body = _comment()
