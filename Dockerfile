@@ -3,11 +3,12 @@ FROM python:3.11-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY policy_engine ./policy_engine
 COPY schemas ./schemas
-# Editable install: the package reads ../schemas/policy.schema.json beside itself.
-RUN python -m venv /venv && /venv/bin/pip install --no-cache-dir -e .
+# Editable install (the package reads ../schemas/policy.schema.json beside itself), every
+# dependency at the version constraints.txt pins.
+RUN python -m venv /venv && /venv/bin/pip install --no-cache-dir -c constraints.txt -e .
 
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 policy
