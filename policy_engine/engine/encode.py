@@ -2,7 +2,8 @@
 
 The engine compares strings as text and numbers as doubles, so values reach it typed:
 dates as day numbers, booleans as 0/1, codes normalized, exact numbers as doubles moved
-one step where rounding would tie two different numbers. A fact is
+one step where rounding would tie two different numbers. A request's float arrives as it
+is (see ``read``): it stands for the decimal it prints as, the number compared. A fact is
 ``{"id": index, "l<n>": 1, "v": value, ...}``: the index is its ``id``, which spares
 the engine hashing the fact for one, and ``l<n>`` marks it as leaf n's.
 """
@@ -18,7 +19,7 @@ from json.encoder import encode_basestring_ascii as _text
 from typing import Any
 
 from ..model import Document, FactRef, Frequency, Leaf, Node
-from ..values import ABSENT, normalize_code, normalize_codes
+from ..values import ABSENT, normalize_code, normalize_codes, to_number
 
 _KEPT = 256  # encodings a node remembers; a full table starts again
 _HEADS_KEPT = 512
@@ -131,7 +132,7 @@ def literal(value: Any) -> Any:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | Fraction) and not isinstance(value, bool)
+    return isinstance(value, int | Fraction | float) and not isinstance(value, bool)
 
 
 def _numbers(items: Any) -> tuple[tuple[Any, float], ...]:
@@ -159,7 +160,9 @@ def _number(value: Any, limits: tuple[tuple[Any, float], ...]) -> str:
     """``float(value)`` as JSON, moved one step if it would tie with a limit it differs from."""
     result = _float(value)
     for limit, approximate in limits:
-        if result == approximate and value != limit:
-            result = math.nextafter(result, math.inf if value > limit else -math.inf)
+        if result == approximate:
+            exact = to_number(value) if type(value) is float else value  # the decimal it stands for
+            if exact != limit:
+                result = math.nextafter(result, math.inf if exact > limit else -math.inf)
     # repr is what json writes for a finite double; json spells infinities its own way
     return repr(result) if result - result == 0 else json.dumps(result)
