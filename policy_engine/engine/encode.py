@@ -45,13 +45,14 @@ class Encoder:
     operands are always written afresh).
     """
 
-    __slots__ = ("bare", "codes", "encode", "limits", "part", "prefix", "tail", "texts")
+    __slots__ = ("bare", "codes", "encode", "limits", "part", "prefix", "tail", "texts", "ties")
 
     def __init__(self, node: Node, number: int, part: int) -> None:
         self.part = part  # index of the ruleset that judges it
         self.tail = f',"{leaf_key(number)}":1,"v":'  # what follows the index
         self.bare = f',"{leaf_key(number)}":1}}'  # the same for a fact without a value
         self.limits: tuple[tuple[Any, float], ...] = ()  # numbers the value is compared with
+        self.ties: frozenset[float] = frozenset()  # their doubles: only a value on one is nudged
         self.codes = self.prefix = False
         self.texts: dict[Any, str] = {}
         self.encode: Callable[[int, Any, Any], str]
@@ -67,10 +68,20 @@ class Encoder:
             self.limits = _numbers(item for item in literals if not isinstance(item, FactRef))
             self.codes, self.prefix = node.codes, node.op == "any_prefix"
             self.encode = self._exists if node.op == "exists" else self._leaf
+        self.ties = frozenset(approximate for _, approximate in self.limits)
 
     def _value(self, index: int, value: Any, other: Any = None) -> str:
         head = _HEADS[index] if index < _HEADS_KEPT else f'{{"id":{index}'
         kind = type(value)
+        if kind is int or kind is float:
+            # Most numbers are no limit's double: written as they are (``_number`` nudges
+            # none of them), adding 0.0 to write -0.0 as the 0.0 its decimal is.
+            try:
+                double = float(value) + 0.0
+            except OverflowError:
+                double = math.nan  # too large an int: ``_number`` knows how to write it
+            if double - double == 0 and double not in self.ties:
+                return f"{head}{self.tail}{double!r}}}"
         if kind is bool or kind is Fraction:  # True == 1; hashing a Fraction costs more than writing it
             return head + self._write(value)[0]
         key = tuple(value) if kind is list else value
@@ -82,6 +93,11 @@ class Encoder:
                     self.texts.clear()
                 self.texts[key] = text
         return head + text
+
+    def listed(self, index: int, items: str) -> str:
+        """A fact whose value is a list of strings already written (``strings``)."""
+        head = _HEADS[index] if index < _HEADS_KEPT else f'{{"id":{index}'
+        return f"{head}{self.tail}{items}}}"
 
     def _write(self, value: Any) -> tuple[str, bool]:
         """What follows the index for one value, and whether it may be remembered."""
@@ -118,6 +134,11 @@ class Encoder:
         if value is None or value is ABSENT:
             return head + self.bare
         return f"{head}{self.tail}1}}"
+
+
+def strings(items: list[str]) -> str:
+    """A list of strings as the engine reads it: written once, for every fact that carries it."""
+    return f"[{','.join(map(_text, items))}]"
 
 
 def literal(value: Any) -> Any:
@@ -158,11 +179,11 @@ def _float(value: Any) -> float:
 
 def _number(value: Any, limits: tuple[tuple[Any, float], ...]) -> str:
     """``float(value)`` as JSON, moved one step if it would tie with a limit it differs from."""
+    if type(value) is float:
+        value = to_number(value)  # the decimal it stands for
     result = _float(value)
     for limit, approximate in limits:
-        if result == approximate:
-            exact = to_number(value) if type(value) is float else value  # the decimal it stands for
-            if exact != limit:
-                result = math.nextafter(result, math.inf if exact > limit else -math.inf)
+        if result == approximate and value != limit:
+            result = math.nextafter(result, math.inf if value > limit else -math.inf)
     # repr is what json writes for a finite double; json spells infinities its own way
     return repr(result) if result - result == 0 else json.dumps(result)

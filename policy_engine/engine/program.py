@@ -14,6 +14,7 @@ nodes below a quantifier are resolved by it, once per element.
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from ..model import Ref
@@ -107,16 +108,16 @@ def _leaf(step: Step, read: Reader) -> Resolve:
 def _document(step: Step) -> Resolve:
     """A document: the ids the request lists, for the rules engine to look in."""
     node, plain, guard = step.node, step.plain, _guard_index(step)
-    part, encode = step.encoder.part, step.encoder.encode  # type: ignore[union-attr]
+    part, listed = step.encoder.part, step.encoder.listed  # type: ignore[union-attr]
 
     def resolve(resolver: LineResolver, line: PolicyLine) -> Outcome:
         outcome = new_outcome(node)
         if guard is not None:
             outcome.guard = line.outcomes[guard]
-        sent = resolver.facts.sent_documents()
+        sent, written = resolver.documents()
         outcome.facts = {"documentation": sent}
         judged = line.judged
-        line.batches[part].append(encode(len(judged), sent, None))
+        line.batches[part].append(listed(len(judged), written))
         judged.append(outcome)
         outcome.body = UNKNOWN  # with its own id missing, until the rules engine matches it
         outcome.missing = [node.id]
@@ -130,14 +131,16 @@ def _document(step: Step) -> Resolve:
 def _branch(step: Step) -> Resolve:
     """A group, n-of or not: its children's outcomes, made before it."""
     node, guard = step.node, _guard_index(step)
-    children = tuple(child.index for child in step.children)
+    children = [child.index for child in step.children]
+    pick = itemgetter(*children)  # a tuple of outcomes, or the one outcome of a single child
+    single = len(children) == 1
 
     def resolve(resolver: LineResolver, line: PolicyLine) -> Outcome:
         outcome = new_outcome(node)
         outcomes = line.outcomes
         if guard is not None:
             outcome.guard = outcomes[guard]
-        outcome.children = list(map(outcomes.__getitem__, children))
+        outcome.children = [pick(outcomes)] if single else list(pick(outcomes))
         return outcome
 
     return resolve

@@ -54,7 +54,10 @@ def value_of(raw: Any) -> Any:
     if kind is float:
         return raw if math.isfinite(raw) else None
     if kind is list:
-        return [normalize(item) for item in raw]
+        for item in raw:
+            if type(item) is not str or len(item) == 10:  # not a plain string, or maybe a date
+                return [normalize(item) for item in raw]
+        return raw  # strings that are no dates are what normalize would make of them
     return None  # absent, null, an object or anything unusual
 
 

@@ -17,6 +17,7 @@ from ..facts import DERIVED, FactPath, FactReader, LineFacts, Located, located_d
 from ..model import Frequency, Node, Policy, Quantifier, Ref, Window
 from ..values import ABSENT, add_months, calendar_months_between, normalize_code
 from . import program
+from .encode import strings
 from .outcome import MET, NOT_MET, UNKNOWN, Outcome, new_outcome
 from .plan import BRANCH, DOCUMENT, EXISTS, FREQUENCY, LEAF, QUANTIFIER, REF, Encoder, PolicyPlan, Step
 
@@ -75,6 +76,14 @@ class LineResolver:
         self.plan_of = plan_of
         self.lines: dict[str, PolicyLine] = {}
         self._deriving: PolicyLine | None = None
+        self._documents: tuple[list[str], str] | None = None
+
+    def documents(self) -> tuple[list[str], str]:
+        """The document ids the request lists, and the same written for the rules engine (once a line)."""
+        if self._documents is None:
+            sent = self.facts.sent_documents()
+            self._documents = (sent, strings(sent))
+        return self._documents
 
     def outcome(self, policy: Policy, node: Node) -> Outcome:
         """A node outside any quantifier: one outcome per line however often it is reached."""
