@@ -17,10 +17,13 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
+from ..facts import DERIVED
 from ..model import Ref
+from ..values import ABSENT, normalize
+from ..values import UNKNOWN as UNKNOWN_VALUE
 from .outcome import NOT_MET, UNKNOWN, Outcome, new_outcome
-from .plan import BRANCH, DOCUMENT, QUANTIFIER, REF, PolicyPlan, Step
-from .read import Reader, reader
+from .plan import BRANCH, DOCUMENT, LEAF, QUANTIFIER, REF, PolicyPlan, Step
+from .read import Read, Reader, reader
 
 if TYPE_CHECKING:
     from .resolve import LineResolver, PolicyLine
@@ -62,6 +65,8 @@ def _resolver(step: Step) -> Resolve:
         read = reader(step.fact)  # type: ignore[arg-type]
         if read is not None:
             return _leaf(step, read)
+    elif step.action == LEAF and step.scalar_kinds is not None and step.fact.reading == DERIVED:  # type: ignore[union-attr]
+        return _leaf(step, _derived(str(step.fact.rest[0])))  # type: ignore[union-attr]
     if step.action == DOCUMENT:
         return _document(step)
     if step.action == BRANCH:
@@ -74,7 +79,8 @@ def _guard_index(step: Step) -> int | None:
 
 
 def _leaf(step: Step, read: Reader) -> Resolve:
-    """A leaf reading the request against literals: ``LineResolver.leaf``'s common path."""
+    """A leaf reading the request or a derived value against literals:
+    ``LineResolver.leaf``'s common path."""
     node, plain, guard = step.node, step.plain, _guard_index(step)
     scalar_types, item_types = step.scalar_types, step.item_types
     part, encode = step.encoder.part, step.encoder.encode  # type: ignore[union-attr]
@@ -83,7 +89,7 @@ def _leaf(step: Step, read: Reader) -> Resolve:
         outcome = new_outcome(node)
         if guard is not None:
             outcome.guard = line.outcomes[guard]
-        found = read(resolver.facts)
+        found = read(resolver, line)
         if found is not None:
             value, where, raw = found
             if type(value) is list:
@@ -103,6 +109,19 @@ def _leaf(step: Step, read: Reader) -> Resolve:
         return outcome
 
     return resolve
+
+
+def _derived(name: str) -> Reader:
+    """A derived value read as a leaf's fact, when known and valid (else the general way explains it)."""
+    where = f"derived.{name}"
+
+    def read(resolver: LineResolver, line: PolicyLine) -> Read | None:
+        raw, _, invalid = resolver.derived(line, name)
+        if invalid or raw is UNKNOWN_VALUE or raw is ABSENT or raw is None:
+            return None
+        return normalize(raw), where, raw
+
+    return read
 
 
 def _document(step: Step) -> Resolve:

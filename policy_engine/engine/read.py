@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..facts import AGE, REQUEST, SERVICE, FactPath, LineFacts
+from ..facts import AGE, REQUEST, SERVICE, FactPath
 from ..values import age_on, iso_date, normalize, parse_date
 
+if TYPE_CHECKING:
+    from .resolve import LineResolver, PolicyLine
+
 Read = tuple[Any, str, Any]  # (value, where, raw)
-Reader = Callable[[LineFacts], Read | None]
+Reader = Callable[["LineResolver", "PolicyLine"], Read | None]
 
 
 def reader(path: FactPath) -> Reader | None:
@@ -62,8 +65,8 @@ def value_of(raw: Any) -> Any:
 
 
 def _top(name: str, where: str) -> Reader:
-    def read(facts: LineFacts) -> Read | None:
-        raw = facts.request.get(name)
+    def read(resolver: LineResolver, line: PolicyLine) -> Read | None:
+        raw = resolver.facts.request.get(name)
         value = value_of(raw)
         return None if value is None else (value, where, raw)
 
@@ -71,8 +74,8 @@ def _top(name: str, where: str) -> Reader:
 
 
 def _second(first: str, name: str, where: str) -> Reader:
-    def read(facts: LineFacts) -> Read | None:
-        parent = facts.request.get(first)
+    def read(resolver: LineResolver, line: PolicyLine) -> Read | None:
+        parent = resolver.facts.request.get(first)
         if type(parent) is not dict:
             return None
         raw = parent.get(name)
@@ -83,7 +86,8 @@ def _second(first: str, name: str, where: str) -> Reader:
 
 
 def _service(name: str, tail: str) -> Reader:
-    def read(facts: LineFacts) -> Read | None:
+    def read(resolver: LineResolver, line: PolicyLine) -> Read | None:
+        facts = resolver.facts
         raw = facts.line.get(name)
         value = value_of(raw)
         return None if value is None else (value, facts.line_path + tail, raw)
@@ -91,7 +95,8 @@ def _service(name: str, tail: str) -> Reader:
     return read
 
 
-def _age(facts: LineFacts) -> Read | None:
+def _age(resolver: LineResolver, line: PolicyLine) -> Read | None:
+    facts = resolver.facts
     member = facts.request.get("member")
     born = parse_date(member.get("birth_date")) if type(member) is dict else None
     day = facts.date_of_service

@@ -327,14 +327,15 @@ class LineResolver:
     # Derived values ------------------------------------------------------------------
 
     def _derived(self, line: PolicyLine, name: str) -> Located:
-        return located_derived(name, *self._evaluate(line, name))
+        return located_derived(name, *self.derived(line, name))
 
     def _derive(self, name: str, reader: FactReader) -> tuple[Any, list[str], list[str]]:
         """A derived value read inside an expression (one derived value using another)."""
         assert self._deriving is not None
-        return self._evaluate(self._deriving, name)
+        return self.derived(self._deriving, name)
 
-    def _evaluate(self, line: PolicyLine, name: str) -> tuple[Any, list[str], list[str]]:
+    def derived(self, line: PolicyLine, name: str) -> tuple[Any, list[str], list[str]]:
+        """A derived value of the line's version, with its missing and invalid inputs (once a line)."""
         found = line.derived.get(name)
         if found is None:
             inner = FactReader(self.facts, {})
