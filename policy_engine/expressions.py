@@ -159,8 +159,14 @@ class _Node:
 
     def _strict(self, env: ExpressionEnv) -> list[Any] | None:
         """Children's values, None if any is missing; all are read so all absences show."""
-        args = [child.evaluate(env) for child in self.children]
-        return None if any(is_missing(arg) for arg in args) else args
+        args = []
+        missing = False
+        for child in self.children:  # a loop: this runs for every operation of every derived value
+            value = child.evaluate(env)
+            args.append(value)
+            if value is None or value is ABSENT or value is UNKNOWN:  # is_missing, written out
+                missing = True
+        return None if missing else args
 
 
 class _Literal(_Node):

@@ -66,7 +66,7 @@ def exact(value: Any) -> int | Fraction:
 def parse_date(value: Any) -> dt.date | None:
     """The date an ISO ``YYYY-MM-DD`` string or a date names, else None."""
     if isinstance(value, str):
-        return _iso_date(value)
+        return iso_date(value)
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -74,7 +74,8 @@ def parse_date(value: Any) -> dt.date | None:
     return None
 
 
-def _iso_date(text: str) -> dt.date | None:
+def iso_date(text: str) -> dt.date | None:
+    """The date an ISO ``YYYY-MM-DD`` string names, else None."""
     # The length test first: most strings a request carries are not dates.
     return _parse_iso_date(text) if len(text) == 10 else None
 
@@ -108,7 +109,7 @@ def normalize(value: Any) -> Any:
     if kind is Fraction:  # a whole one as an int, which is cheaper to compare and hash
         return value.numerator if value.denominator == 1 else value
     if kind is str:
-        return _iso_date(value) or value
+        return iso_date(value) or value
     if is_number(value):
         return to_number(value)
     if isinstance(value, dt.date):

@@ -2,7 +2,8 @@
 
 The engine compares strings as text and numbers as doubles, so values reach it typed:
 dates as day numbers, booleans as 0/1, codes normalized, exact numbers as doubles moved
-one step where rounding would tie two different numbers. A fact is
+one step where rounding would tie two different numbers. A request's float arrives as it
+is (see ``read``): it stands for the decimal it prints as, the number compared. A fact is
 ``{"id": index, "l<n>": 1, "v": value, ...}``: the index is its ``id``, which spares
 the engine hashing the fact for one, and ``l<n>`` marks it as leaf n's.
 """
@@ -18,7 +19,7 @@ from json.encoder import encode_basestring_ascii as _text
 from typing import Any
 
 from ..model import Document, FactRef, Frequency, Leaf, Node
-from ..values import ABSENT, normalize_code, normalize_codes
+from ..values import ABSENT, normalize_code, normalize_codes, to_number
 
 _KEPT = 256  # encodings a node remembers; a full table starts again
 _HEADS_KEPT = 512
@@ -44,13 +45,14 @@ class Encoder:
     operands are always written afresh).
     """
 
-    __slots__ = ("bare", "codes", "encode", "limits", "part", "prefix", "tail", "texts")
+    __slots__ = ("bare", "codes", "encode", "limits", "part", "prefix", "tail", "texts", "ties")
 
     def __init__(self, node: Node, number: int, part: int) -> None:
         self.part = part  # index of the ruleset that judges it
         self.tail = f',"{leaf_key(number)}":1,"v":'  # what follows the index
         self.bare = f',"{leaf_key(number)}":1}}'  # the same for a fact without a value
         self.limits: tuple[tuple[Any, float], ...] = ()  # numbers the value is compared with
+        self.ties: frozenset[float] = frozenset()  # their doubles: only a value on one is nudged
         self.codes = self.prefix = False
         self.texts: dict[Any, str] = {}
         self.encode: Callable[[int, Any, Any], str]
@@ -66,10 +68,20 @@ class Encoder:
             self.limits = _numbers(item for item in literals if not isinstance(item, FactRef))
             self.codes, self.prefix = node.codes, node.op == "any_prefix"
             self.encode = self._exists if node.op == "exists" else self._leaf
+        self.ties = frozenset(approximate for _, approximate in self.limits)
 
     def _value(self, index: int, value: Any, other: Any = None) -> str:
         head = _HEADS[index] if index < _HEADS_KEPT else f'{{"id":{index}'
         kind = type(value)
+        if kind is int or kind is float:
+            # Most numbers are no limit's double: written as they are (``_number`` nudges
+            # none of them), adding 0.0 to write -0.0 as the 0.0 its decimal is.
+            try:
+                double = float(value) + 0.0
+            except OverflowError:
+                double = math.nan  # too large an int: ``_number`` knows how to write it
+            if double - double == 0 and double not in self.ties:
+                return f"{head}{self.tail}{double!r}}}"
         if kind is bool or kind is Fraction:  # True == 1; hashing a Fraction costs more than writing it
             return head + self._write(value)[0]
         key = tuple(value) if kind is list else value
@@ -81,6 +93,11 @@ class Encoder:
                     self.texts.clear()
                 self.texts[key] = text
         return head + text
+
+    def listed(self, index: int, items: str) -> str:
+        """A fact whose value is a list of strings already written (``strings``)."""
+        head = _HEADS[index] if index < _HEADS_KEPT else f'{{"id":{index}'
+        return f"{head}{self.tail}{items}}}"
 
     def _write(self, value: Any) -> tuple[str, bool]:
         """What follows the index for one value, and whether it may be remembered."""
@@ -119,6 +136,11 @@ class Encoder:
         return f"{head}{self.tail}1}}"
 
 
+def strings(items: list[str]) -> str:
+    """A list of strings as the engine reads it: written once, for every fact that carries it."""
+    return f"[{','.join(map(_text, items))}]"
+
+
 def literal(value: Any) -> Any:
     """A policy literal as the engine compares it."""
     if isinstance(value, bool):
@@ -131,7 +153,7 @@ def literal(value: Any) -> Any:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | Fraction) and not isinstance(value, bool)
+    return isinstance(value, int | Fraction | float) and not isinstance(value, bool)
 
 
 def _numbers(items: Any) -> tuple[tuple[Any, float], ...]:
@@ -157,6 +179,8 @@ def _float(value: Any) -> float:
 
 def _number(value: Any, limits: tuple[tuple[Any, float], ...]) -> str:
     """``float(value)`` as JSON, moved one step if it would tie with a limit it differs from."""
+    if type(value) is float:
+        value = to_number(value)  # the decimal it stands for
     result = _float(value)
     for limit, approximate in limits:
         if result == approximate and value != limit:

@@ -18,7 +18,8 @@ from ..values import describe
 from .outcome import NOT_MET, UNKNOWN
 
 LEAF, EXISTS, DOCUMENT, FREQUENCY, REF, QUANTIFIER, BRANCH = range(7)
-_TYPES = {"boolean": (bool,), "number": (int, Fraction), "date": (dt.date,), "string": (str,)}
+# A request's float is a number too: the engine's readers leave it a float (see ``read``).
+_TYPES = {"boolean": (bool,), "number": (int, Fraction, float), "date": (dt.date,), "string": (str,)}
 _ORDERED = ("gt", "gte", "lt", "lte", "between")
 _LISTY = ("any_prefix", "includes_any", "includes_all")
 # One value of each kind, to decide once per leaf which kinds its operator accepts.
@@ -138,6 +139,8 @@ class PolicyPlan:
         self._encoders = encoders
         self._resolvers = resolvers
         self._steps: dict[int, Step] = {}
+        # the nodes' specialised resolvers, in the order a line runs them (``program.build``)
+        self.program: tuple[tuple[int, Callable[..., Any]], ...] = ()
         self.when = self.step(policy.when) if policy.when is not None else None
         self.coverage = tuple(self.step(node) for node in policy.coverage)
         self.documentation = tuple(self.step(node) for node in policy.documentation)

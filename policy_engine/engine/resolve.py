@@ -16,6 +16,8 @@ from typing import Any
 from ..facts import DERIVED, FactPath, FactReader, LineFacts, Located, located_derived, located_in
 from ..model import Frequency, Node, Policy, Quantifier, Ref, Window
 from ..values import ABSENT, add_months, calendar_months_between, normalize_code
+from . import program
+from .encode import strings
 from .outcome import MET, NOT_MET, UNKNOWN, Outcome, new_outcome
 from .plan import BRANCH, DOCUMENT, EXISTS, FREQUENCY, LEAF, QUANTIFIER, REF, Encoder, PolicyPlan, Step
 
@@ -74,6 +76,14 @@ class LineResolver:
         self.plan_of = plan_of
         self.lines: dict[str, PolicyLine] = {}
         self._deriving: PolicyLine | None = None
+        self._documents: tuple[list[str], str] | None = None
+
+    def documents(self) -> tuple[list[str], str]:
+        """The document ids the request lists, and the same written for the rules engine (once a line)."""
+        if self._documents is None:
+            sent = self.facts.sent_documents()
+            self._documents = (sent, strings(sent))
+        return self._documents
 
     def outcome(self, policy: Policy, node: Node) -> Outcome:
         """A node outside any quantifier: one outcome per line however often it is reached."""
@@ -85,15 +95,24 @@ class LineResolver:
 
     def roots(self, plan: PolicyPlan) -> tuple[Outcome | None, list[Outcome], list[Outcome], Outcome | None]:
         """The outcomes of a version's guard, coverage, documentation and criteria."""
-        line = self._line(plan)
-        when = self.resolved(line, plan.when) if plan.when else None
+        outcomes: list[Outcome] = self.run(plan).outcomes  # type: ignore[assignment]
+        when = outcomes[plan.when.index] if plan.when else None
         coverage: list[Outcome] = []
         documentation: list[Outcome] = []
         for step in plan.coverage:  # loops, not comprehensions: each of those costs a function
-            coverage.append(self.resolved(line, step))
+            coverage.append(outcomes[step.index])
         for step in plan.documentation:
-            documentation.append(self.resolved(line, step))
-        return when, coverage, documentation, self.resolved(line, plan.criteria) if plan.criteria else None
+            documentation.append(outcomes[step.index])
+        return when, coverage, documentation, outcomes[plan.criteria.index] if plan.criteria else None
+
+    def run(self, plan: PolicyPlan) -> PolicyLine:
+        """Resolve every node the version's roots reach: one pass over its program."""
+        line = self._line(plan)
+        outcomes = line.outcomes
+        for index, resolve in plan.program:
+            if outcomes[index] is None:  # not already reached through another version's ref
+                outcomes[index] = resolve(self, line)
+        return line
 
     def _line(self, plan: PolicyPlan) -> PolicyLine:
         line = self.lines.get(plan.key)
@@ -137,7 +156,7 @@ class LineResolver:
         if step.simple and not bindings:
             # The common leaf: a fact of the request, present, of a kind the operator
             # takes, against literals (the encoder normalizes codes). This is ``submit``
-            # written out, as it runs for most nodes; anything else takes ``_leaf``.
+            # written out, as it runs for most nodes; anything else takes ``general_leaf``.
             facts = self.facts
             found = facts.seen.get(step.fact) or facts.located(step.fact)  # type: ignore[arg-type]
             value, where, raw, _, problems = found
@@ -156,7 +175,7 @@ class LineResolver:
                     if step.plain:
                         outcome.status = NOT_MET
                     return outcome
-        self._leaf(line, step, bindings, outcome)
+        self.general_leaf(line, step, bindings, outcome)
         return outcome
 
     def document(self, line: PolicyLine, step: Step, bindings: Bindings | None) -> Outcome:
@@ -234,7 +253,9 @@ class LineResolver:
 
     # Leaves the common path does not cover ---------------------------------------
 
-    def _leaf(self, line: PolicyLine, step: Step, bindings: Bindings | None, outcome: Outcome) -> None:
+    def general_leaf(self, line: PolicyLine, step: Step, bindings: Bindings | None, outcome: Outcome) -> None:
+        """A leaf any way it comes: facts as operands, derived or bound values, absent or
+        wrongly typed ones."""
         read: dict[str, Any] = {}
         absent: list[str] = []
         invalid: list[str] = []
@@ -306,14 +327,15 @@ class LineResolver:
     # Derived values ------------------------------------------------------------------
 
     def _derived(self, line: PolicyLine, name: str) -> Located:
-        return located_derived(name, *self._evaluate(line, name))
+        return located_derived(name, *self.derived(line, name))
 
     def _derive(self, name: str, reader: FactReader) -> tuple[Any, list[str], list[str]]:
         """A derived value read inside an expression (one derived value using another)."""
         assert self._deriving is not None
-        return self._evaluate(self._deriving, name)
+        return self.derived(self._deriving, name)
 
-    def _evaluate(self, line: PolicyLine, name: str) -> tuple[Any, list[str], list[str]]:
+    def derived(self, line: PolicyLine, name: str) -> tuple[Any, list[str], list[str]]:
+        """A derived value of the line's version, with its missing and invalid inputs (once a line)."""
         found = line.derived.get(name)
         if found is None:
             inner = FactReader(self.facts, {})
@@ -356,8 +378,10 @@ def in_window(day: dt.date, service_day: dt.date, window: Window) -> bool:
 
 
 def prepare(policy: Policy, encoders: Mapping[str, Encoder], parts: int) -> PolicyPlan:
-    """The version's plan, its steps resolved by this module."""
-    return PolicyPlan(policy, encoders, parts, RESOLVERS)
+    """The version's plan, its steps resolved by this module and its program built."""
+    plan = PolicyPlan(policy, encoders, parts, RESOLVERS)
+    plan.program = program.build(plan)
+    return plan
 
 
 RESOLVERS = {
