@@ -72,6 +72,11 @@ _SCALAR_TAGS = frozenset(_STANDARD + name for name in ("str", "int", "float", "b
 _COLLECTION_TAGS = frozenset((None, "!", _STANDARD + "map", _STANDARD + "seq"))
 
 
+def _shown(tag: str) -> str:
+    """A tag as authors write it: ``!!python/object``, not ``tag:yaml.org,2002:python/object``."""
+    return "!!" + tag[len(_STANDARD) :] if tag.startswith(_STANDARD) else tag
+
+
 class YamlRefused(YamlSyntaxError):
     """Well-formed YAML this reader will not build: too large, too deep, or a refused feature."""
 
@@ -168,7 +173,7 @@ class _Builder:
 
     def _start(self, event: Any, parent: _Open | None, line: int) -> None:
         if event.tag not in _COLLECTION_TAGS:
-            raise YamlRefused(f"the YAML tag '{event.tag}' is not allowed", line, self._path(parent))
+            raise YamlRefused(f"the YAML tag '{_shown(event.tag)}' is not allowed", line, self._path(parent))
         if len(self.stack) >= self.limits.max_depth:
             message = f"values nest more than {self.limits.max_depth} levels deep"
             raise YamlRefused(message, line, self._path(parent))
