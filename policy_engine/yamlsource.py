@@ -265,7 +265,7 @@ class _Builder:
             raise YamlRefused("merge keys ('<<') are not supported: write the fields out", line, path)
         if tag not in _SCALAR_TAGS:
             raise YamlRefused(
-                f"the YAML tag '{tag}' is not allowed; quote the value if it is text", line, path
+                f"the YAML tag '{_shown(tag)}' is not allowed; quote the value if it is text", line, path
             )
         if tag == _STANDARD + "int" and sum(char.isdigit() for char in event.value) > self.limits.max_digits:
             raise YamlRefused(f"a number of more than {self.limits.max_digits} digits", line, path)
