@@ -458,7 +458,7 @@ class _Parser:
         while self.peek().text in _LEVELS[level]:
             chained += 1
             self.depth += 1
-            if self.depth > _MAX_DEPTH:
+            if self.depth > _MAX_DEPTH + 1:  # the whole expression is one level already
                 message = f"more than {_MAX_DEPTH} operators in a row; split it into several derived values"
                 raise ExpressionError(message, self.peek().pos + 1)
             op = self.advance().text
