@@ -276,6 +276,8 @@ class _Builder:
             raise YamlRefused(
                 f"cannot read {event.value[:40]!r} as {tag[len(_STANDARD) :]}: {error}", line, path
             ) from None
+        if isinstance(value, str) and "\x00" in value:  # PostgreSQL text cannot hold it
+            raise YamlRefused("a text may not contain the NUL character ('\\0')", line, path)
         if isinstance(value, float) and not math.isfinite(value):
             raise YamlRefused(f"{event.value[:40]!r} is not a finite number", line, path)
         return value

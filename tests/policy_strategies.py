@@ -168,8 +168,8 @@ _extreme_numbers = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
 )
 _dates = st.dates(min_value=dt.date(1, 1, 1), max_value=dt.date(9999, 12, 31)).map(dt.date.isoformat)
-_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20) | st.sampled_from(
-    ["x" * 20_000, "\u202eRTL\u202c", "a\x00b", "\U0001f600", "é"]
+_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20) | (
+    st.sampled_from(["x" * 20_000, "\u202eRTL\u202c", "\u05d0\u05d1", "\U0001f600", "é", "a\tb\x01"])
 )
 _code = st.from_regex(r"[A-Z][0-9]{2}(\.[0-9]{1,2})?", fullmatch=True) | st.just("Z" * 64)
 _range = st.integers(0, 8999).map(lambda i: f"A{i:04d}-A{i + 999:04d}")

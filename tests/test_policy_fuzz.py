@@ -109,6 +109,11 @@ HOSTILE = {
         HEADER + "derive: {x: '" + "(" * 5000 + "1" + ")" * 5000 + "'}\n",
         "derive.x: column 2001: an expression of more than 2,000 characters",
     ),
+    "NUL in a text": (
+        HEADER.replace("title: Fuzzed policy", 'title: "a\\0b"'),
+        "fuzz/v1.yaml:3: title: a text may not contain the NUL character ('\\0')",
+    ),
+    "policy id longer than a column": (HEADER.replace("id: fuzz", "id: " + "a" * 65), "is too long"),
     "surrogate escape": (HEADER.replace("title: Fuzzed policy", 'title: "\\ud800"'), "invalid YAML"),
 }
 
@@ -121,10 +126,10 @@ def test_hostile_file_is_refused_with_a_clear_message(case: str) -> None:
 
 
 def test_text_values_in_any_script_are_kept_as_written() -> None:
-    title = '"\\u202eRTL \\0 NUL \\U0001F600"'
+    title = '"\\u202eRTL \\u05d0 \\U0001F600"'
     text = HEADER.replace("Fuzzed policy", title) + "criteria: {fact: clinical.a, gte: -0.0}\n"
     assert refusal(text) == []
-    assert parse_policy_text(text, FILE).title == "\u202eRTL \x00 NUL \U0001f600"
+    assert parse_policy_text(text, FILE).title == "\u202eRTL \u05d0 \U0001f600"
 
 
 def test_aliases_within_the_budget_are_expanded_with_their_lines() -> None:
