@@ -8,6 +8,7 @@ and keeps the line of every mapping key and sequence item, keyed by its field pa
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import math
 from typing import Any, NamedTuple
 
@@ -276,6 +277,10 @@ class _Builder:
             raise YamlRefused(
                 f"cannot read {event.value[:40]!r} as {tag[len(_STANDARD) :]}: {error}", line, path
             ) from None
+        if isinstance(value, dt.date):
+            # As a JSON client would send it: a date where text is expected must stay text
+            # (``cite: 2020-01-01``), and the schema checks the fields that take dates.
+            return value.isoformat() if type(value) is dt.date else event.value
         if isinstance(value, str) and "\x00" in value:  # PostgreSQL text cannot hold it
             raise YamlRefused("a text may not contain the NUL character ('\\0')", line, path)
         if isinstance(value, float) and not math.isfinite(value):

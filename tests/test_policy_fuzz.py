@@ -109,6 +109,10 @@ HOSTILE = {
         HEADER + "derive: {x: '" + "(" * 5000 + "1" + ")" * 5000 + "'}\n",
         "derive.x: column 2001: an expression of more than 2,000 characters",
     ),
+    "a date and time where text belongs": (
+        CRITERIA + "{fact: clinical.a, gte: 1, cite: 2020-01-01 10:00:00}\n",
+        "criteria.cite: cites '2020-01-01', which is not among the references (ref)",
+    ),
     "NUL in a text": (
         HEADER.replace("title: Fuzzed policy", 'title: "a\\0b"'),
         "fuzz/v1.yaml:3: title: a text may not contain the NUL character ('\\0')",
