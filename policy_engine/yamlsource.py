@@ -108,13 +108,12 @@ class _Anchor(NamedTuple):
 class _Open:
     """A mapping or list being built: where it is, and what is known so far."""
 
-    __slots__ = ("anchor", "depth", "key", "key_line", "logged", "path", "size", "value")
+    __slots__ = ("anchor", "depth", "key", "logged", "path", "size", "value")
 
     def __init__(self, value: Any, path: Path, anchor: str | None, logged: int, size: int) -> None:
         self.value, self.path, self.anchor = value, path, anchor
-        self.logged, self.size = logged, size  # the line log's length and the node count at the start
-        self.key: str | None = None
-        self.key_line = 0
+        self.logged, self.size = logged, size  # its own entry in the line log; the node count before it
+        self.key: str | None = None  # the key whose value comes next, in a mapping
         self.depth = 0  # deepest nesting below it
 
 
@@ -205,7 +204,7 @@ class _Builder:
         if key in parent.value:
             first = self.source.lines[child]
             raise YamlSyntaxError(f"duplicate key '{key}' (first written at line {first})", line, child)
-        parent.key, parent.key_line = key, line
+        parent.key = key
         self._record(child, line, replace=True)
 
     def _place(self, parent: _Open, value: Any) -> None:
