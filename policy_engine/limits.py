@@ -25,7 +25,7 @@ class PolicyLimits:
     """Bounds on one policy file as read; ``POLICY_ENGINE_POLICY_MAX_*`` override them."""
 
     max_bytes: int = 1024 * 1024  # the size of the API's largest body
-    max_nodes: int = 10_000  # mappings, lists and values, each alias counted as what it repeats
+    max_nodes: int = 5_000  # mappings, lists and values, each alias counted as what it repeats
     max_depth: int = 64  # nesting of mappings and lists: about 30 nested groups
     max_digits: int = 100  # digits of an integer literal
 

@@ -83,7 +83,7 @@ HOSTILE = {
     ),
     "billion laughs": (
         laughs(10, 9),
-        "the file holds more than 10,000 values (the alias '*a3' repeats 2,111)",
+        "the file holds more than 5,000 values (the alias '*a3' repeats 2,111)",
     ),
     "groups 3,000 deep": (nested(3000, "all"), "all: values nest more than 64 levels deep"),
     "lists 20,000 deep": (
@@ -99,11 +99,11 @@ HOSTILE = {
     ),
     "in with 100,000 values": (
         CRITERIA + "{fact: clinical.a, in: [" + ",".join(map(str, range(100_000))) + "]}\n",
-        "criteria.in[9983]: the file holds more than 10,000 values",
+        "criteria.in[4983]: the file holds more than 5,000 values",
     ),
     "100,000 service codes": (
         HEADER.replace("[E0601]", "[" + ",".join(f"A{i:05d}" for i in range(100_000)) + "]"),
-        "applies_to.services[9987]: the file holds more than 10,000 values",
+        "applies_to.services[4987]: the file holds more than 5,000 values",
     ),
     "derive parenthesised 5,000 deep": (
         HEADER + "derive: {x: '" + "(" * 5000 + "1" + ")" * 5000 + "'}\n",
@@ -205,5 +205,5 @@ def test_validate_refuses_expansion_and_deep_nesting_without_hanging(tmp_path: P
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert "the file holds more than 10,000 values" in result.stderr
+    assert "the file holds more than 5,000 values" in result.stderr
     assert "values nest more than 64 levels deep" in result.stderr
