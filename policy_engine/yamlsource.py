@@ -92,7 +92,8 @@ def load(text: str, limits: PolicyLimits | None = None) -> tuple[Any, SourceMap]
         return _Builder(_PARSER(text), limits).document()
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else 1
+        # libyaml marks the end of the text one line past an unterminated last line
+        line = min(mark.line + 1, text.count("\n") + 1) if mark else 1
         raise YamlSyntaxError(str(error.problem or error), line) from None
     except yaml.YAMLError as error:
         raise YamlSyntaxError(str(error), 1) from None

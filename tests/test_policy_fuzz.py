@@ -118,6 +118,7 @@ HOSTILE = {
         "fuzz/v1.yaml:3: title: a text may not contain the NUL character ('\\0')",
     ),
     "policy id longer than a column": (HEADER.replace("id: fuzz", "id: " + "a" * 65), "is too long"),
+    "unterminated last line": ("[", "fuzz/v1.yaml:1: invalid YAML: did not find expected node content"),
     "surrogate escape": (HEADER.replace("title: Fuzzed policy", 'title: "\\ud800"'), "invalid YAML"),
 }
 
