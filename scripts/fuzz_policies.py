@@ -45,12 +45,13 @@ class Tally:
     def __init__(self) -> None:
         self.accepted = self.refused = 0
         self.slowest = (0.0, 0, "")  # seconds, peak bytes, first line of the text
-        self.peak = 0
+        self.peak, self.peak_text = 0, ""
 
     def record(self, accepted: bool, seconds: float, peak: int, text: str) -> None:
         self.accepted += accepted
         self.refused += not accepted
-        self.peak = max(self.peak, peak)
+        if peak > self.peak:
+            self.peak, self.peak_text = peak, f"{len(text):,} characters: {text[:60]!r}"
         if seconds > self.slowest[0]:
             self.slowest = (seconds, peak, f"{len(text):,} characters: {text[:60]!r}")
 
@@ -60,12 +61,13 @@ class Tally:
         memory = f", peak {peak / 2**20:.1f} MiB" if self.peak else ""
         print(f"  slowest: {seconds * 1000:.1f} ms{memory} ({text})")
         if self.peak:  # traced while reading only: tracing the engine would measure tracemalloc
-            print(f"  largest peak of memory for one file: {self.peak / 2**20:.1f} MiB")
+            print(f"  largest peak of memory for one file: {self.peak / 2**20:.1f} MiB ({self.peak_text})")
 
 
 def read_one(text: str, tally: Tally) -> None:
     """Parse one file; every problem must name this file and a line inside it (or 1)."""
     tracemalloc.reset_peak()
+    held = tracemalloc.get_traced_memory()[0]  # what earlier examples still hold is not this file's
     start = time.perf_counter()
     try:
         parse_policy_text(text, FILE)
@@ -77,7 +79,7 @@ def read_one(text: str, tally: Tally) -> None:
             assert problem.file == FILE and 1 <= problem.line <= last, problem
             assert problem.message, problem
     seconds = time.perf_counter() - start
-    tally.record(accepted, seconds, tracemalloc.get_traced_memory()[1], text)
+    tally.record(accepted, seconds, tracemalloc.get_traced_memory()[1] - held, text)
 
 
 def fuzz_reading(examples: int, repeat: int | None = None) -> Tally:
