@@ -6,7 +6,9 @@ import datetime as dt
 from collections.abc import Iterator
 from fractions import Fraction
 
-from .model import COMPARISONS, FactRef, Leaf, Node, Policy, Quantifier, Ref, walk
+from .limits import MAX_CODE_RANGES, MAX_OPERAND_VALUES
+from .model import COMPARISONS, FactRef, Frequency, Leaf, Node, Policy, Quantifier, Ref, walk
+from .values import split_range
 
 FACT_ROOTS = frozenset(
     {
@@ -56,6 +58,9 @@ _NEEDS = {
 
 Finding = tuple[Node | None, str, str]  # node (for its line), field suffix, message
 
+MAX_WINDOW_MONTHS = 1200  # a frequency window of 100 years is a lifetime; longer leaves the calendar
+MAX_DERIVE_CHAIN = 16  # derived values computed from derived values, evaluated by recursion
+
 
 def check_policy(policy: Policy) -> Iterator[Finding]:
     """Every semantic problem of one version, each tied to the node it concerns."""
@@ -63,6 +68,7 @@ def check_policy(policy: Policy) -> Iterator[Finding]:
     yield from _check_refs(policy)
     yield from _check_facts(policy)
     yield from _check_derive(policy)
+    yield from _check_sizes(policy)
     if policy.expires and policy.expires < policy.effective:
         yield None, "expires", f"expires {policy.expires} is before effective {policy.effective}"
 
@@ -245,3 +251,54 @@ def _check_derive(policy: Policy) -> Iterator[Finding]:
                 f"derive.{name}",
                 f"'{name}' depends on itself (a cycle through derived values)",
             )
+
+
+def _check_sizes(policy: Policy) -> Iterator[Finding]:
+    """What the rules engine and the calendar can hold (docs/decisions/0009)."""
+    for node, _ in _all_nodes(policy):
+        if isinstance(node, Leaf) and isinstance(node.operand, tuple) and node.op != "between":
+            split = (
+                "an 'all' of several not_in leaves" if node.op == "not_in" else "an 'any' of several leaves"
+            )
+            ranges = sum(
+                1 for item in node.operand if node.codes and isinstance(item, str) and split_range(item)
+            )
+            if len(node.operand) > MAX_OPERAND_VALUES:
+                count = len(node.operand)
+                yield (
+                    node,
+                    node.op,
+                    f"{count} values; one leaf takes at most {MAX_OPERAND_VALUES}: write {split}",
+                )
+            elif ranges > MAX_CODE_RANGES:
+                yield (
+                    node,
+                    node.op,
+                    f"{ranges} code ranges; one leaf takes at most {MAX_CODE_RANGES}: write {split}",
+                )
+        if isinstance(node, Frequency) and node.window.unit in ("d", "m", "full_months"):
+            months = node.window.amount / 30.4375 if node.window.unit == "d" else node.window.amount
+            if months > MAX_WINDOW_MONTHS:
+                yield node, "frequency.per", f"a window of more than {MAX_WINDOW_MONTHS // 12} years"
+    depth: dict[str, int] = {}
+    for name in policy.derive:
+        if _chain(policy, name, depth, set()) > MAX_DERIVE_CHAIN:
+            message = f"'{name}' is computed through more than {MAX_DERIVE_CHAIN} derived values in a row"
+            yield None, f"derive.{name}", message
+            return  # the first is enough: every value computed from it would be reported too
+
+
+def _chain(policy: Policy, name: str, depth: dict[str, int], visiting: set[str]) -> int:
+    """How many derived values in a row computing ``name`` takes (cycles are reported elsewhere)."""
+    if name in depth or name in visiting or name not in policy.derive:
+        return depth.get(name, 0)
+    if len(visiting) > MAX_DERIVE_CHAIN:  # too long already: the answer is "too many"
+        return 1
+    visiting.add(name)
+    used = [
+        path.split(".")[1]
+        for path in policy.derive[name].paths
+        if path.startswith("derived.") and "." in path
+    ]
+    depth[name] = 1 + max((_chain(policy, other, depth, visiting) for other in used), default=0)
+    return depth[name]

@@ -68,6 +68,8 @@ def _tokenize(source: str) -> list[_Token]:
             pos += 1
             continue
         if match := _NUMBER.match(source, pos):
+            if sum(char.isdigit() for char in match.group()) > _MAX_DIGITS:
+                raise ExpressionError(f"a number of more than {_MAX_DIGITS} digits", pos + 1)
             # "1.", "1.2.3" and "12ab" would otherwise split into misleading tokens.
             following = source[match.end() : match.end() + 1]
             if following and (following.isalnum() or following in "._"):
@@ -396,7 +398,10 @@ _ARITY: dict[str, tuple[int, int | None]] = {
 
 # Parser ---------------------------------------------------------------------------
 
-_MAX_DEPTH = 32  # keeps parsing and evaluation well inside Python's recursion limit
+_MAX_DEPTH = 32  # nesting plus operators in a row: keeps parsing and evaluation well inside
+# Python's recursion limit (a chain "a + b + c ..." is a tree as deep as it is long)
+_MAX_LENGTH = 2000  # characters; bounds the work one expression can ask of the validator
+_MAX_DIGITS = 100  # as for a number written in the policy's YAML
 # Binary operators, loosest first; "not" is a prefix at the comparison level, so
 # "not a == b" is "not (a == b)", and unary minus binds tightest.
 _LEVELS: tuple[tuple[str, ...], ...] = (("or",), ("and",), _COMPARISONS, ("+", "-"), ("*", "/"))
@@ -455,13 +460,20 @@ class _Parser:
         if level == len(_LEVELS):
             return self.primary()
         node = self.binary(level + 1)
+        chained = 0
         while self.peek().text in _LEVELS[level]:
+            chained += 1
+            self.depth += 1
+            if self.depth > _MAX_DEPTH + 1:  # the whole expression is one level already
+                message = f"more than {_MAX_DEPTH} operators in a row; split it into several derived values"
+                raise ExpressionError(message, self.peek().pos + 1)
             op = self.advance().text
             node = self.finish(_Operation(op, node, self.binary(level + 1)), start.pos)
             if op in _COMPARISONS and self.peek().text in _COMPARISONS:
                 # Non-associative: "a < b < c" would silently compare a boolean with c.
                 message = "comparisons cannot be chained; use 'and'"
                 raise ExpressionError(message, self.peek().pos + 1)
+        self.depth -= chained
         return node
 
     def primary(self) -> _Node:
@@ -561,5 +573,10 @@ def parse(source: str) -> Expression:
     if not isinstance(source, str):
         # YAML turns an unquoted "70" or "true" into a number or a boolean.
         raise ExpressionError(f"an expression must be a string, got {describe(source)}", 1)
+    if len(source) > _MAX_LENGTH:
+        message = (
+            f"an expression of more than {_MAX_LENGTH:,} characters; split it into several derived values"
+        )
+        raise ExpressionError(message, _MAX_LENGTH + 1)
     parser = _Parser(source)
     return Expression(source, parser.parse(), frozenset(parser.functions))

@@ -18,14 +18,16 @@ import jsonschema
 
 from .checks import check_policy
 from .errors import PolicyInvalid, Problem
+from .limits import PolicyLimits
 from .model import Policy, Ref, walk
 from .parse import PolicyBuilder
 from .schema_errors import schema_problems
 from .values import to_json
-from .yamlsource import SourceMap, YamlSyntaxError, format_path, load
+from .yamlsource import SourceMap, YamlRefused, YamlSyntaxError, format_path, load
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "policy.schema.json"
 _VERSION_FILE = re.compile(r"^v(\d+)\.ya?ml$")
+_UNBOUNDED = PolicyLimits(2**62, 2**62, 2**62, 2**62)  # for re-reading a text already accepted
 
 
 @functools.cache
@@ -45,13 +47,13 @@ def policy_files(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def parse_policy_text(text: str, file: str) -> Policy:
+def parse_policy_text(text: str, file: str, limits: PolicyLimits | None = None) -> Policy:
     """One version from its YAML text; raises ``PolicyInvalid`` listing every problem."""
     try:
-        data, source = load(text)
+        data, source = load(text, limits or PolicyLimits.from_environment())
     except YamlSyntaxError as error:
-        problem = Problem(file, error.line, error.field, f"invalid YAML: {error.message}")
-        raise PolicyInvalid([problem]) from None
+        message = error.message if isinstance(error, YamlRefused) else f"invalid YAML: {error.message}"
+        raise PolicyInvalid([Problem(file, error.line, error.field, message)]) from None
     if not isinstance(data, dict):
         raise PolicyInvalid([Problem(file, 1, "", "a policy file must be a YAML mapping")])
     problems = [
@@ -75,13 +77,17 @@ def parse_policy_text(text: str, file: str) -> Policy:
     return policy
 
 
-def load_policy_file(path: str | Path) -> Policy:
-    path = Path(path)
+def load_policy_file(path: str | Path, limits: PolicyLimits | None = None) -> Policy:
+    path, limits = Path(path), limits or PolicyLimits.from_environment()
     try:
+        size = path.stat().st_size
+        if size > limits.max_bytes:  # refused unread: the file could be any size
+            message = f"the file has {size:,} bytes; the limit is {limits.max_bytes:,}"
+            raise PolicyInvalid([Problem(str(path), 1, "", message)])
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise PolicyInvalid([Problem(str(path), 1, "", f"cannot read the file: {error}")]) from None
-    policy = parse_policy_text(text, str(path))
+    policy = parse_policy_text(text, str(path), limits)
     _check_file_name(policy, path)
     return policy
 
@@ -111,12 +117,12 @@ def _check_file_name(policy: Policy, path: Path) -> None:
         raise PolicyInvalid(problems)
 
 
-def load_policies(paths: Iterable[str | Path]) -> list[Policy]:
+def load_policies(paths: Iterable[str | Path], limits: PolicyLimits | None = None) -> list[Policy]:
     """Every version under the paths, checked across versions and policies."""
-    policies, problems = [], []
+    policies, problems, limits = [], [], limits or PolicyLimits.from_environment()
     for file in policy_files(paths):
         try:
-            policies.append(load_policy_file(file))
+            policies.append(load_policy_file(file, limits))
         except PolicyInvalid as invalid:
             problems += invalid.problems
     problems += link_versions(policies)
@@ -204,7 +210,7 @@ def _check_cross_refs(policies: list[Policy], by_id: dict[str, list[Policy]]) ->
 
 def _line(policy: Policy, key: str) -> int:
     """Line of a top-level key; re-reads the text, which only error reports need."""
-    _, source = load(policy.source)
+    _, source = load(policy.source, _UNBOUNDED)
     return source.line_of((key,))
 
 

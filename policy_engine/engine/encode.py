@@ -106,7 +106,7 @@ class Encoder:
             try:
                 return f"{self.tail}[{','.join(map(_text, items))}]}}", True  # codes, document ids
             except TypeError:  # a list of numbers, dates or booleans: never remembered
-                return f"{self.tail}{json.dumps([literal(item) for item in items])}}}", False
+                return f"{self.tail}{engine_json([literal(item) for item in items])}}}", False
         if self.prefix:  # one code is a list of one for the engine's $iany
             return f"{self.tail}[{_text(normalize_code(value))}]}}", True
         if isinstance(value, str):
@@ -167,7 +167,7 @@ def _scalar(value: Any, limits: tuple[tuple[Any, float], ...]) -> str:
         return _number(value, limits)
     if isinstance(value, str):
         return _text(value)
-    return json.dumps(literal(value))
+    return engine_json(literal(value))
 
 
 def _float(value: Any) -> float:
@@ -186,4 +186,17 @@ def _number(value: Any, limits: tuple[tuple[Any, float], ...]) -> str:
         if result == approximate and value != limit:
             result = math.nextafter(result, math.inf if value > limit else -math.inf)
     # repr is what json writes for a finite double; json spells infinities its own way
-    return repr(result) if result - result == 0 else json.dumps(result)
+    return engine_json(result)
+
+
+def engine_json(value: Any) -> str:
+    """JSON as the C core reads it: it rejects a number like ``1e+16`` whose mantissa has no
+    point (error 204), so doubles are written ``1.0e+16``; keys sorted, for stable texts."""
+    if isinstance(value, float):
+        text = repr(value) if value - value == 0 else json.dumps(value)
+        return text.replace("e", ".0e", 1) if "e" in text and "." not in text else text
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_text(key)}:{engine_json(value[key])}" for key in sorted(value)) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(engine_json(item) for item in value) + "]"
+    return json.dumps(value)

@@ -28,7 +28,7 @@ import durable_rules_engine as native
 from ..errors import EvaluationError
 from ..model import Document, FactRef, Frequency, Leaf, Node, Policy, walk
 from ..values import split_range
-from .encode import Encoder, leaf_key, literal
+from .encode import Encoder, engine_json, leaf_key, literal
 
 RULES_PER_SET = 48
 CONDITIONS_PER_RULE = 10
@@ -205,7 +205,7 @@ def _compile(policy: Policy) -> CompiledPolicy:
                 owner[_leaf_number(item)] = len(definitions)
         definitions.append(definition)
     compiled = CompiledPolicy(policy, numbers, [], owner)
-    compiled.texts = [json.dumps(definition, sort_keys=True) for definition in definitions]
+    compiled.texts = [engine_json(definition) for definition in definitions]
     return compiled
 
 
@@ -238,7 +238,7 @@ def _group_rules(conditions: list[dict[str, Any]]) -> list[list[dict[str, Any]]]
 
 def _accepted(group: list[dict[str, Any]]) -> bool:
     """Whether the C core accepts a rule of these conditions (answers kept: probing leaks)."""
-    definition = json.dumps({"r": {"all": [{"m": _either([_SENTINEL, *group])}], "cap": 1000}})
+    definition = engine_json({"r": {"all": [{"m": _either([_SENTINEL, *group])}], "cap": 1000}})
     known = _PROBED.get(definition)
     if known is None:
         try:

@@ -107,6 +107,15 @@ def test_invalid_yaml_gets_line_numbers_and_nothing_is_stored(client, author, ba
         ("id: x\nversion: [", YAML, 422),
         ("- just\n- a list\n", YAML, 422),
         (b"\xff\xfe", YAML, 400),
+        (
+            "a0: &a0 [x]\n"
+            + "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 9)),
+            YAML,
+            422,
+        ),
+        ("criteria: " + "{not: " * 500 + "x" + "}" * 500, YAML, 422),
+        ("id: !!python/object/apply:os.system ['true']\n", YAML, 422),
+        ("version: .nan\n", YAML, 422),
         ("{}", {"Content-Type": "application/json"}, 415),
     ],
 )
