@@ -21,7 +21,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,10 +82,16 @@ def read_one(text: str, tally: Tally) -> None:
     tally.record(accepted, seconds, tracemalloc.get_traced_memory()[1] - held, text)
 
 
+# Neither shrinking nor the "explain" phase: on a failure both replay and trace the huge
+# generated files and cost gigabytes; the failing example itself is what is needed.
+PHASES = (Phase.explicit, Phase.reuse, Phase.generate)
+QUIET = {"deadline": None, "database": None, "suppress_health_check": list(HealthCheck)}
+
+
 def fuzz_reading(examples: int, repeat: int | None = None) -> Tally:
     tally = Tally()
 
-    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples, phases=PHASES, **QUIET)
     @given(st.one_of(hostile_text, mutated_bundled))
     def check(text: str) -> None:
         read_one(text, tally)
@@ -134,7 +140,7 @@ def evaluate_one(text: str, request: dict, tally: Tally) -> None:
 def fuzz_engine(examples: int, repeat: int | None = None) -> Tally:
     tally = Tally()
 
-    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples, phases=PHASES, **QUIET)
     @given(valid_policies, requests)
     def check(text: str, request: dict) -> None:
         evaluate_one(text, request, tally)

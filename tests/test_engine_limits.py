@@ -155,8 +155,10 @@ def test_operators_in_a_row_up_to_the_limit_and_no_further() -> None:
 def test_generated_policies_the_validator_accepts_compile_and_evaluate() -> None:
     """Lists at the limit, code ranges, long strings, extreme numbers, many leaves; each
     decision also agrees with the reference evaluator. A native crash or hang fails here."""
+    # Seed 1 found a batch cut short by a double written 1e+308.
+    arguments = ("--examples", "0", "--engine", "25", "--seed", "1")
     result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "fuzz_policies.py"), "--examples", "0", "--engine", "25"],
+        [sys.executable, str(REPO / "scripts" / "fuzz_policies.py"), *arguments],
         capture_output=True,
         text=True,
         timeout=300,
@@ -164,3 +166,14 @@ def test_generated_policies_the_validator_accepts_compile_and_evaluate() -> None
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "engine: 25 accepted, 0 refused" in result.stdout
+
+
+@pytest.mark.parametrize("huge", [1e308, 1e16, -1e22, 10**400])
+def test_a_huge_number_in_a_request_does_not_hide_the_facts_after_it(huge: float) -> None:
+    """The C core refuses a double written ``1e+16`` and then skips the rest of the batch
+    without an error: every later leaf would read as not met."""
+    text = criteria(
+        "{all: [{fact: clinical.big, gte: 0}, {fact: clinical.a, gte: 1}, {fact: clinical.b, gte: 1}]}"
+    )
+    expected = "approved" if huge > 0 else "pended"
+    assert outcome(text, clinical={"big": huge, "a": 5, "b": 5}) == expected

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import sys
 from collections.abc import Callable
 from fractions import Fraction
 from json.encoder import encode_basestring_ascii as _text
@@ -81,7 +82,7 @@ class Encoder:
             except OverflowError:
                 double = math.nan  # too large an int: ``_number`` knows how to write it
             if double - double == 0 and double not in self.ties:
-                return f"{head}{self.tail}{double!r}}}"
+                return f"{head}{self.tail}{double_text(double)}}}"
         if kind is bool or kind is Fraction:  # True == 1; hashing a Fraction costs more than writing it
             return head + self._write(value)[0]
         key = tuple(value) if kind is list else value
@@ -171,10 +172,12 @@ def _scalar(value: Any, limits: tuple[tuple[Any, float], ...]) -> str:
 
 
 def _float(value: Any) -> float:
+    """The value's double; a number beyond the doubles is the largest one of its sign, which
+    keeps its order against every policy limit (those have at most 100 digits)."""
     try:
         return float(value)
     except OverflowError:
-        return math.inf if value > 0 else -math.inf
+        return sys.float_info.max if value > 0 else -sys.float_info.max
 
 
 def _number(value: Any, limits: tuple[tuple[Any, float], ...]) -> str:
@@ -189,12 +192,21 @@ def _number(value: Any, limits: tuple[tuple[Any, float], ...]) -> str:
     return engine_json(result)
 
 
+def double_text(value: float) -> str:
+    """A finite double as the C core reads it: it rejects a number like ``1e+16`` whose
+    mantissa has no point (error 204) and then silently skips the batch's later facts, so
+    such a double is written ``1.0e+16``."""
+    text = repr(value)
+    return text.replace("e", ".0e", 1) if "e" in text and "." not in text else text
+
+
 def engine_json(value: Any) -> str:
-    """JSON as the C core reads it: it rejects a number like ``1e+16`` whose mantissa has no
-    point (error 204), so doubles are written ``1.0e+16``; keys sorted, for stable texts."""
+    """JSON as the C core reads it: doubles as ``double_text`` writes them (json spells
+    infinities its own way); keys sorted, for stable texts."""
     if isinstance(value, float):
-        text = repr(value) if value - value == 0 else json.dumps(value)
-        return text.replace("e", ".0e", 1) if "e" in text and "." not in text else text
+        if math.isinf(value):  # a nudge past the largest double: the C core reads no Infinity
+            value = math.copysign(sys.float_info.max, value)
+        return double_text(value) if value == value else json.dumps(value)
     if isinstance(value, dict):
         return "{" + ",".join(f"{_text(key)}:{engine_json(value[key])}" for key in sorted(value)) + "}"
     if isinstance(value, list | tuple):
