@@ -65,21 +65,29 @@ class Tally:
 
 
 def read_one(text: str, tally: Tally) -> None:
-    """Parse one file; every problem must name this file and a line inside it (or 1)."""
-    tracemalloc.reset_peak()
-    held = tracemalloc.get_traced_memory()[0]  # what earlier examples still hold is not this file's
+    """Parse one file, timed untraced, then again under tracemalloc for its peak of memory;
+    every problem must name this file and a line inside it."""
     start = time.perf_counter()
+    accepted = parse(text)
+    seconds = time.perf_counter() - start
+    tracemalloc.start()
+    parse(text)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    tally.record(accepted, seconds, peak, text)
+
+
+def parse(text: str) -> bool:
+    """Whether the text is accepted; a refusal must locate each problem in the file."""
     try:
         parse_policy_text(text, FILE)
-        accepted = True
     except PolicyInvalid as invalid:
-        accepted = False
         last = max(1, text.count("\n") + 1)
         for problem in invalid.problems:
             assert problem.file == FILE and 1 <= problem.line <= last, problem
             assert problem.message, problem
-    seconds = time.perf_counter() - start
-    tally.record(accepted, seconds, tracemalloc.get_traced_memory()[1] - held, text)
+        return False
+    return True
 
 
 # Neither shrinking nor the "explain" phase: on a failure both replay and trace the huge
@@ -96,9 +104,7 @@ def fuzz_reading(examples: int, repeat: int | None = None) -> Tally:
     def check(text: str) -> None:
         read_one(text, tally)
 
-    tracemalloc.start()
     (check if repeat is None else seed(repeat)(check))()
-    tracemalloc.stop()
     return tally
 
 
