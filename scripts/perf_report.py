@@ -84,7 +84,8 @@ def run_benchmarks(args: argparse.Namespace, figures_file: Path) -> list[str]:
         if script == "bench_audit.py":
             env["DATABASE_URL"] = args.audit_database
         command = [sys.executable, str(ROOT / "scripts" / script), *options]
-        commands.append(" ".join(["scripts/" + script, *options]))
+        given = f"DATABASE_URL={args.audit_database} " if script == "bench_audit.py" else ""
+        commands.append(given + " ".join(["scripts/" + script, *options]))
         print(f"\n$ {commands[-1]}", flush=True)
         subprocess.run(command, env=env, cwd=ROOT, check=False)
     return commands
