@@ -30,11 +30,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from policy_strategies import hostile_text, mutated_bundled, requests, valid_policies  # noqa: E402
 
 from policy_engine.engine.evaluator import Evaluator  # noqa: E402
-from policy_engine.engine.outcome import Outcome  # noqa: E402
+from policy_engine.engine.outcome import node_statuses  # noqa: E402
 from policy_engine.engine.reference import ReferenceEvaluator  # noqa: E402
 from policy_engine.errors import PolicyInvalid  # noqa: E402
 from policy_engine.loader import parse_policy_text  # noqa: E402
-from policy_engine.model import Quantifier  # noqa: E402
 
 FILE = "fuzz/v1.yaml"
 
@@ -108,17 +107,6 @@ def fuzz_reading(examples: int, repeat: int | None = None) -> Tally:
     return tally
 
 
-def statuses(outcome: Outcome, found: dict[str, str]) -> dict[str, str]:
-    """Each node's status under a criteria outcome, as the reference evaluator reports them."""
-    found[outcome.node.id] = outcome.status
-    if outcome.guard is not None:
-        statuses(outcome.guard, found)
-    if not isinstance(outcome.node, Quantifier):
-        for child in outcome.children:
-            statuses(child, found)
-    return found
-
-
 def evaluate_one(text: str, request: dict, tally: Tally) -> None:
     """A policy the validator accepts compiles and evaluates without an engine error, and
     every criterion's status agrees with the independent reference evaluator."""
@@ -136,7 +124,7 @@ def evaluate_one(text: str, request: dict, tally: Tally) -> None:
         for index, line in enumerate(decision.lines):
             if line.results and line.results[0].criteria is not None:
                 expected = reference.line_statuses(request, index)[policy.key]
-                actual = statuses(line.results[0].criteria, {})
+                actual = node_statuses(line.results[0].criteria)
                 assert actual == {node: expected.get(node) for node in actual}, index
     finally:
         evaluator.host.close()

@@ -9,10 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policy_engine.engine.evaluator import Evaluator
-from policy_engine.engine.outcome import Outcome, new_outcome
+from policy_engine.engine.outcome import Outcome, new_outcome, node_statuses
 from policy_engine.engine.reference import ReferenceEvaluator
 from policy_engine.loader import parse_policy_text
-from policy_engine.model import Quantifier
 
 HEADER = {
     "id": "prop",
@@ -139,23 +138,13 @@ def build(criteria: dict) -> list:
     return [parse_policy_text(text, "prop/v1.yaml")]
 
 
-def engine_statuses(outcome: Outcome, found: dict[str, str]) -> dict[str, str]:
-    found[outcome.node.id] = outcome.status
-    if outcome.guard is not None:
-        engine_statuses(outcome.guard, found)
-    if not isinstance(outcome.node, Quantifier):
-        for child in outcome.children:
-            engine_statuses(child, found)
-    return found
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(criteria=tree_strategy(), request=requests)
 def test_engine_matches_reference_evaluator(criteria: dict, request: dict) -> None:
     policies = build(criteria)
     line = Evaluator(policies).evaluate(request).lines[0]
     expected = ReferenceEvaluator(policies).line_statuses(request, 0)["prop@1"]
-    actual = engine_statuses(line.results[0].criteria, {})
+    actual = node_statuses(line.results[0].criteria)
     assert actual == expected
 
 

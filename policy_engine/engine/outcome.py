@@ -82,6 +82,19 @@ NOTHING: list[Any] = _Nothing()
 NO_FACTS: dict[str, Any] = _NoFacts()
 
 
+def node_statuses(outcome: Outcome, found: dict[str, str] | None = None) -> dict[str, str]:
+    """Each node's status under a settled outcome, by node id, guards included; a
+    quantifier's body has a status per element, so only the quantifier's own is listed."""
+    found = {} if found is None else found
+    found[outcome.node.id] = outcome.status  # type: ignore[assignment]
+    if outcome.guard is not None:
+        node_statuses(outcome.guard, found)
+    if not isinstance(outcome.node, Quantifier):
+        for child in outcome.children:
+            node_statuses(child, found)
+    return found
+
+
 def settle(outcome: Outcome) -> str:
     """The outcome's status, computing its children's first."""
     if outcome.status is not None:
