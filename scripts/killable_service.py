@@ -17,16 +17,11 @@ import socket
 import subprocess
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
-
-from policy_engine.config import normalize_url
+from scripts.scratch_database import scratch_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = str(ROOT / ".venv" / "bin" / "policy-engine")
@@ -42,18 +37,8 @@ def fresh_database(kind: str, server_url: str) -> Iterator[str]:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return
-    server = make_url(normalize_url(server_url))
-    name = f"policy_engine_crash_{uuid.uuid4().hex[:8]}"
-    # no pool: the server may have been restarted in between (an outage run does it)
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres(server_url, "policy_engine_crash") as url:
+        yield url
 
 
 def free_port() -> int:

@@ -6,13 +6,13 @@ import http.client
 import os
 import subprocess
 import time
-import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from policy_engine.config import normalize_url
+from scripts.scratch_database import scratch_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = str(ROOT / ".venv" / "bin" / "policy-engine")
@@ -23,14 +23,11 @@ class Service:
     """``with Service(url, workers) as service``: migrated, policies loaded, serving on PORT."""
 
     def __init__(self, server_url: str, workers: int, settings: dict[str, str] | None = None) -> None:
-        self.server = make_url(normalize_url(server_url))
-        self.name = f"policy_engine_bench_{uuid.uuid4().hex[:8]}"
-        self.admin = create_engine(self.server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        self.database_url = self.server.set(database=self.name).render_as_string(hide_password=False)
-        self.where = f"PostgreSQL database {self.name}"
+        self.server_url = server_url
+        self.settings = settings or {}
         self.url = f"http://127.0.0.1:{PORT}"
         self.workers = workers
-        self.env = {**os.environ, **(settings or {}), "DATABASE_URL": self.database_url}
+        self.cleanup = ExitStack()
 
     def cli(self, *args: str) -> str:
         return subprocess.run([CLI, *args], env=self.env, check=True, capture_output=True, text=True).stdout
@@ -40,8 +37,17 @@ class Service:
         return self.cli("tokens", "create", "--role", role, "--name", name, *extra).strip()
 
     def __enter__(self) -> Service:
-        with self.admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{self.name}"'))
+        database = scratch_postgres(self.server_url, "policy_engine_bench")
+        self.database_url = self.cleanup.enter_context(database)
+        self.where = f"PostgreSQL database {make_url(self.database_url).database}"
+        self.env = {**os.environ, **self.settings, "DATABASE_URL": self.database_url}
+        try:
+            return self._start()
+        except BaseException:
+            self.cleanup.close()
+            raise
+
+    def _start(self) -> Service:
         self.cli("db", "upgrade")
         self.cli("policies", "load", str(ROOT / "policies"))
         self.submitter = self.token("submitter", "bench", "bench")
@@ -88,6 +94,4 @@ class Service:
     def __exit__(self, *exc: object) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
-        with self.admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-        self.admin.dispose()
+        self.cleanup.close()

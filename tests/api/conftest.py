@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from policy_engine import clock
 from policy_engine.app import create_app
-from policy_engine.config import normalize_url
 from policy_engine.storage import migrate
+from scripts.scratch_database import scratch_postgres
 
 initial_guards = importlib.import_module(
     "policy_engine.storage.migrations.versions.0001_initial"
@@ -46,17 +45,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not configured or configured.startswith("sqlite"):
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
         return
-    server = make_url(normalize_url(configured))
-    name = f"policy_engine_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres(configured, "policy_engine_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
