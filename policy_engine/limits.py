@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 # What one leaf may hand the C core. A condition whose `$or` holds more than about 512
 # alternatives makes ruleset creation hang; a few more than 12 code ranges (each is
-# three comparisons) and it is rejected (error 113); a `$mt` pattern of some 5,000
-# characters is rejected (error 503), so codes are kept short by the schema.
+# three comparisons) and it is rejected (error 113). Prefixes are tested by equality
+# with the codes cut to each prefix length (never a `$mt` pattern, whose compiler leaks).
 MAX_OPERAND_VALUES = 256
 MAX_CODE_RANGES = 12
 

@@ -116,18 +116,15 @@ def evaluate_one(text: str, request: dict, tally: Tally) -> None:
     except PolicyInvalid:
         tally.record(False, time.perf_counter() - start, 0, text)
         return
-    evaluator = Evaluator([policy])
-    try:
-        decision = evaluator.evaluate(request)
-        assert decision.status in ("approved", "pended", "not_covered", "partial"), decision.status
-        reference = ReferenceEvaluator([policy])
-        for index, line in enumerate(decision.lines):
-            if line.results and line.results[0].criteria is not None:
-                expected = reference.line_statuses(request, index)[policy.key]
-                actual = node_statuses(line.results[0].criteria)
-                assert actual == {node: expected.get(node) for node in actual}, index
-    finally:
-        evaluator.host.close()
+    evaluator = Evaluator([policy])  # its native rulesets are deleted with it
+    decision = evaluator.evaluate(request)
+    assert decision.status in ("approved", "pended", "not_covered", "partial"), decision.status
+    reference = ReferenceEvaluator([policy])
+    for index, line in enumerate(decision.lines):
+        if line.results and line.results[0].criteria is not None:
+            expected = reference.line_statuses(request, index)[policy.key]
+            actual = node_statuses(line.results[0].criteria)
+            assert actual == {node: expected.get(node) for node in actual}, index
     tally.record(True, time.perf_counter() - start, 0, text)
 
 

@@ -1,7 +1,10 @@
-"""Native rulesets are made when a request first needs a version, and only then."""
+"""Native rulesets: made when a request first needs a version, deleted when no evaluator
+holds it any more or the service trims superseded versions."""
 
 from __future__ import annotations
 
+import gc
+import json
 from pathlib import Path
 
 from policy_engine.engine.evaluator import Evaluator
@@ -28,12 +31,37 @@ def test_only_the_versions_a_request_reaches_get_native_rulesets():
     assert host.live == len(list(evaluator.library))
 
 
-def test_a_released_version_is_compiled_again_when_needed():
-    policies = load_policies([POLICIES / "cpap-osa"])
+def test_a_version_is_freed_when_the_last_evaluator_holding_it_is_gone():
     host = RulesHost()
-    evaluator = Evaluator(policies, host=host)
+    first = Evaluator(load_policies([POLICIES / "cpap-osa"]), host=host)
+    first.evaluate(cpap_request())
+    second = Evaluator(load_policies([POLICIES / "cpap-osa"]), host=host)
+    assert (host.live, host.versions) == (1, 2)
+    del first
+    gc.collect()
+    assert (host.live, host.versions) == (1, 2)  # the second still holds both versions
+    assert decision_dict(second.evaluate(cpap_request()))["status"] == "approved"
+    del second
+    gc.collect()
+    assert (host.live, host.versions) == (0, 0)
+
+
+def test_a_trimmed_version_is_compiled_again_when_a_request_needs_it():
+    host = RulesHost()
+    evaluator = Evaluator(load_policies([POLICIES / "cpap-osa"]), host=host)
     before = decision_dict(evaluator.evaluate(cpap_request()))
-    for policy in policies:
-        host.release(policy.key)
-    assert host.live == 0
+    host.trim([])
+    assert (host.live, host.versions) == (0, 2)  # layouts kept, rulesets deleted
     assert decision_dict(evaluator.evaluate(cpap_request())) == before
+    assert host.live == 1
+
+
+def test_no_condition_is_a_pattern_the_engine_could_not_free():
+    """The C core's ``$mt`` compiler never frees its memory: about 1 MiB a ruleset."""
+    host = RulesHost()
+    evaluator = Evaluator(load_policies([POLICIES]), host=host)
+    texts = [text for policy in evaluator.library for text in host.layout(policy).texts]
+    assert texts and not any("$mt" in text or "$imt" in text for text in texts)
+    prefixes = [text for text in texts if '"$iany"' in text]
+    assert prefixes  # knee-arthroplasty's any_prefix leaves are among them
+    assert all(json.loads(text) for text in prefixes)

@@ -46,7 +46,7 @@ class Encoder:
     operands are always written afresh).
     """
 
-    __slots__ = ("bare", "codes", "encode", "limits", "part", "prefix", "tail", "texts", "ties")
+    __slots__ = ("bare", "codes", "cuts", "encode", "limits", "part", "prefix", "tail", "texts", "ties")
 
     def __init__(self, node: Node, number: int, part: int) -> None:
         self.part = part  # index of the ruleset that judges it
@@ -55,6 +55,7 @@ class Encoder:
         self.limits: tuple[tuple[Any, float], ...] = ()  # numbers the value is compared with
         self.ties: frozenset[float] = frozenset()  # their doubles: only a value on one is nudged
         self.codes = self.prefix = False
+        self.cuts: tuple[int, ...] = ()  # an ``any_prefix`` leaf's prefix lengths
         self.texts: dict[Any, str] = {}
         self.encode: Callable[[int, Any, Any], str]
         if isinstance(node, Document):
@@ -68,6 +69,8 @@ class Encoder:
             literals = operand if isinstance(operand, tuple) else (operand,)
             self.limits = _numbers(item for item in literals if not isinstance(item, FactRef))
             self.codes, self.prefix = node.codes, node.op == "any_prefix"
+            if self.prefix:
+                self.cuts = tuple(sorted({len(prefix) for prefix in operand}))
             self.encode = self._exists if node.op == "exists" else self._leaf
         self.ties = frozenset(approximate for _, approximate in self.limits)
 
@@ -102,18 +105,24 @@ class Encoder:
 
     def _write(self, value: Any) -> tuple[str, bool]:
         """What follows the index for one value, and whether it may be remembered."""
+        if self.prefix:  # ``any_prefix``: each code's starts, one per prefix length, whole
+            codes = normalize_codes(value) if isinstance(value, list) else [normalize_code(value)]
+            return f"{self.tail}{strings(self._starts(codes))}}}", True
         if isinstance(value, list):
             items = normalize_codes(value) if self.codes else value
             try:
                 return f"{self.tail}[{','.join(map(_text, items))}]}}", True  # codes, document ids
             except TypeError:  # a list of numbers, dates or booleans: never remembered
                 return f"{self.tail}{engine_json([literal(item) for item in items])}}}", False
-        if self.prefix:  # one code is a list of one for the engine's $iany
-            return f"{self.tail}[{_text(normalize_code(value))}]}}", True
         if isinstance(value, str):
             text = normalize_code(value) if self.codes else value
             return f'{self.tail}{_text(text)},"n":{len(text)}}}', True
         return f"{self.tail}{_scalar(value, self.limits)}}}", True
+
+    def _starts(self, codes: list[str]) -> list[str]:
+        """The codes' first characters, cut at each prefix length the leaf tests: the rules
+        engine then finds a prefix by equality."""
+        return sorted({code[:length] for code in codes for length in self.cuts if len(code) >= length})
 
     def _leaf(self, index: int, value: Any, other: Any) -> str:
         if other is None:

@@ -7,6 +7,7 @@ holds no per-request state, so one instance serves a whole process.
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,10 +38,14 @@ class Evaluator:
         self.library = PolicyLibrary(policies)
         self.host = host or RulesHost()
         self.plans: dict[str, PolicyPlan] = {}
+        self._held: list[Policy] = []  # versions this evaluator keeps compiled in the host
+        self._others: dict[tuple[str, str], PolicyPlan] = {}  # versions outside the library
         for policy in self.library:
-            compiled = self.host.layout(policy)
-            self.plans[policy.key] = prepare(policy, compiled.encoders, len(compiled.texts))
-        self._index = ServiceIndex(self.library, lambda policy: self.plans[policy.key])
+            self.plans[policy.key] = self._hold(policy)
+        plans = self.plans  # not ``self``: a cycle would leave freeing to the garbage collector
+        self._index = ServiceIndex(self.library, lambda policy: plans[policy.key])
+        # Once this evaluator is gone, the host may free what only it held.
+        weakref.finalize(self, _release, self.host, self._held)
 
     def evaluate(self, request: dict[str, Any]) -> Decision:
         lines = []
@@ -85,12 +90,24 @@ class Evaluator:
     def _plan(self, policy: Policy) -> PolicyPlan:
         plan = self.plans.get(policy.key)
         if plan is None or plan.policy is not policy:  # a version outside the library (a ref)
-            compiled = self.host.layout(policy)
-            plan = prepare(policy, compiled.encoders, len(compiled.texts))
+            identity = (policy.key, policy.sha256)
+            plan = self._others.get(identity)
+            if plan is None:
+                plan = self._others[identity] = self._hold(policy)
         return plan
+
+    def _hold(self, policy: Policy) -> PolicyPlan:
+        compiled = self.host.hold(policy)
+        self._held.append(policy)
+        return prepare(policy, compiled.encoders, len(compiled.texts))
 
     def _judge(self, resolver: LineResolver) -> None:
         for line in resolver.lines.values():
             if not line.judged:
                 continue
             line.record(self.host.judge(line.plan.policy, line.batches))
+
+
+def _release(host: RulesHost, held: list[Policy]) -> None:
+    for policy in held:
+        host.release(policy)

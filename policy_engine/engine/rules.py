@@ -21,6 +21,9 @@ from __future__ import annotations
 import json
 import re
 import threading
+import weakref
+from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 import durable_rules_engine as native
@@ -64,57 +67,81 @@ class RulesHost:
     """Owns the native rulesets of the compiled versions; one evaluation at a time.
 
     A version's layout (leaf numbers, rule groups, encoders) is made when an evaluator
-    is built; its native rulesets only when a request first needs them, so versions no
-    request reaches (long superseded ones) cost no native memory. Rulesets are never
-    freed and rebuilt on their own: the C core does not return a deleted ruleset's
-    memory, so churn would grow a process, not bound it.
+    holding it is built; its native rulesets only when a request first needs them, so
+    versions no request reaches (long superseded ones) cost no native memory. Each
+    evaluator holds its versions until it is dropped; a version no evaluator holds any
+    more is forgotten and its rulesets deleted, which gives their memory back (the C core
+    frees a deleted ruleset fully as long as no condition is a ``$mt`` pattern, which is
+    why none is). Drops are queued and carried out at the next call, under the lock, so a
+    drop made by the garbage collector never waits on an evaluation in progress.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._compiled: dict[str, CompiledPolicy] = {}
+        self._compiled: dict[tuple[str, str], CompiledPolicy] = {}  # by key and content
+        self._holders: dict[tuple[str, str], int] = {}  # how many evaluators hold each
+        self._dropped: deque[tuple[str, str]] = deque()  # released, not yet forgotten
         # Versions whose rules are identical (a new effective date, new wording) share rulesets.
         self._shared: dict[str, tuple[int, int]] = {}  # definition -> (handle, versions using it)
+        weakref.finalize(self, _delete_all, self._shared)
 
     def compile(self, policy: Policy) -> CompiledPolicy:
         """The version's layout and native rulesets."""
         with self._lock:
+            self._forget_dropped()
             return self._ready(policy)
 
     def layout(self, policy: Policy) -> CompiledPolicy:
         """The version's layout, made once per ``<id>@<version>`` and content; no rulesets yet."""
         with self._lock:
+            self._forget_dropped()
             return self._layout(policy)
 
+    def hold(self, policy: Policy) -> CompiledPolicy:
+        """The version's layout, kept (with its rulesets, once made) until ``release``."""
+        with self._lock:
+            self._forget_dropped()
+            compiled = self._layout(policy)
+            self._holders[_identity(policy)] = self._holders.get(_identity(policy), 0) + 1
+            return compiled
+
+    def release(self, policy: Policy) -> None:
+        """Let go of a held version; safe from any thread and from a finalizer."""
+        self._dropped.append(_identity(policy))
+
+    def trim(self, keep: Iterable[Policy]) -> None:
+        """Delete the native rulesets of every version but ``keep`` (superseded ones, say);
+        their layouts stay, and their rulesets are made again if a request needs them."""
+        kept = {_identity(policy) for policy in keep}
+        with self._lock:
+            self._forget_dropped()
+            for identity, compiled in self._compiled.items():
+                if compiled.handles and identity not in kept:
+                    self._unshare(compiled)
+
     def get(self, key: str) -> CompiledPolicy | None:
-        return self._compiled.get(key)
+        """The layout of ``<id>@<version>``, if one is kept."""
+        return next((compiled for (held, _), compiled in self._compiled.items() if held == key), None)
 
     @property
     def live(self) -> int:
-        """How many native rulesets exist."""
-        return len(self._shared)
-
-    def release(self, key: str) -> None:
-        """Forget a version; free rulesets no other version uses (the C core keeps their memory)."""
+        """How many native rulesets exist (after carrying out the drops)."""
         with self._lock:
-            compiled = self._compiled.pop(key, None)
-            if compiled is not None and compiled.handles:
-                for text in compiled.texts:
-                    handle, users = self._shared[text]
-                    if users > 1:
-                        self._shared[text] = (handle, users - 1)
-                    else:
-                        del self._shared[text]
-                        native.delete_ruleset(handle)
+            self._forget_dropped()
+            return len(self._shared)
 
-    def close(self) -> None:
-        for key in list(self._compiled):
-            self.release(key)
+    @property
+    def versions(self) -> int:
+        """How many versions have a layout kept."""
+        with self._lock:
+            self._forget_dropped()
+            return len(self._compiled)
 
     def judge(self, policy: Policy, batches: list[list[str]]) -> list[int]:
         """The ``id`` of each fact the version's rulesets match; one batch of facts per ruleset."""
         matched: list[int] = []
         with self._lock:
+            self._forget_dropped()
             compiled = self._ready(policy)
             for handle, batch in zip(compiled.handles, batches, strict=True):
                 if batch:
@@ -122,9 +149,10 @@ class RulesHost:
         return matched
 
     def _layout(self, policy: Policy) -> CompiledPolicy:
-        compiled = self._compiled.get(policy.key)
-        if compiled is None or compiled.policy.sha256 != policy.sha256:
-            compiled = self._compiled[policy.key] = _compile(policy)
+        identity = _identity(policy)
+        compiled = self._compiled.get(identity)
+        if compiled is None:
+            compiled = self._compiled[identity] = _compile(policy)
         return compiled
 
     def _ready(self, policy: Policy) -> CompiledPolicy:
@@ -137,6 +165,45 @@ class RulesHost:
         handle, users = self._shared.get(text) or (_create(_name(key, part), text), 0)
         self._shared[text] = (handle, users + 1)
         return handle
+
+    def _forget_dropped(self) -> None:
+        """Forget the versions no evaluator holds any more; delete rulesets no version uses.
+
+        A version used but never held (an evaluation outside any evaluator's library) is
+        kept until an evaluator holding it is dropped.
+        """
+        while self._dropped:
+            identity = self._dropped.popleft()
+            holders = self._holders.get(identity, 0) - 1
+            if holders > 0:
+                self._holders[identity] = holders
+                continue
+            self._holders.pop(identity, None)
+            compiled = self._compiled.pop(identity, None)
+            if compiled is not None:
+                self._unshare(compiled)
+
+    def _unshare(self, compiled: CompiledPolicy) -> None:
+        """Let go of a version's rulesets; delete those no other version uses."""
+        for text in compiled.texts if compiled.handles else ():
+            handle, users = self._shared[text]
+            if users > 1:
+                self._shared[text] = (handle, users - 1)
+            else:
+                del self._shared[text]
+                native.delete_ruleset(handle)
+        compiled.handles = []
+
+
+def _identity(policy: Policy) -> tuple[str, str]:
+    return policy.key, policy.sha256
+
+
+def _delete_all(shared: dict[str, tuple[int, int]]) -> None:
+    """A host's rulesets, deleted when the host itself is gone."""
+    for handle, _ in shared.values():
+        native.delete_ruleset(handle)
+    shared.clear()
 
 
 def _name(key: str, part: int) -> str:
@@ -237,7 +304,7 @@ def _group_rules(conditions: list[dict[str, Any]]) -> list[list[dict[str, Any]]]
 
 
 def _accepted(group: list[dict[str, Any]]) -> bool:
-    """Whether the C core accepts a rule of these conditions (answers kept: probing leaks)."""
+    """Whether the C core accepts a rule of these conditions (answers kept: probing costs a ruleset)."""
     definition = engine_json({"r": {"all": [{"m": _either([_SENTINEL, *group])}], "cap": 1000}})
     known = _PROBED.get(definition)
     if known is None:
@@ -284,7 +351,10 @@ def condition(node: Node) -> dict[str, Any]:
             return _any_of(options)
         return _all_of([_negate(option) for option in options])
     if op == "any_prefix":
-        return {"$iany": {"v": _any_of([{"$mt": {"$i": f"{prefix}.*"}} for prefix in operand])}}
+        # The encoder sends each code cut to every prefix length: no ``$mt`` pattern, since
+        # the C core's pattern compiler never frees what it allocates (about 1 MiB a
+        # ruleset), and a version's rulesets must be freed when it is no longer in force.
+        return {"$iany": {"v": _any_of([{"$i": prefix} for prefix in sorted(set(operand))])}}
     items = [{"$iany": {"v": {"$i": literal(item)}}} for item in operand]
     return _any_of(items) if op == "includes_any" else _all_of(items)
 

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 
+from .. import clock
 from ..engine.evaluator import Evaluator
 from ..engine.rules import RulesHost
 from ..model import Policy
@@ -58,6 +59,11 @@ class PolicyCatalog:
 
     def _load(self, generation: int) -> None:
         self._evaluator = Evaluator(self.store.in_force(), host=self.host)
+        # Superseded versions keep their layout but give back their native rulesets
+        # (made again if a request for an earlier date of service reaches one), so a
+        # worker's memory stays flat however many versions are approved.
+        today = clock.now().date()
+        self.host.trim(policy for policy in self._evaluator.library if policy.governs(today))
         if self._generation >= 0:
             log.info("policies reloaded at generation %s", generation)
         self._generation = generation

@@ -266,3 +266,26 @@ def test_diff_between_versions_as_json_and_text(client, author, cmo):
 )
 def test_diff_bad_queries(client, cmo, query, status):
     assert client.get(f"{BASE}/cpap-osa/diff?{query}", headers=cmo).status_code == status
+
+
+def test_a_draft_judged_by_impact_analysis_leaves_no_rulesets_behind(client, backend, author, submitter):
+    import gc
+
+    _seed(client, submitter)
+    host = backend.catalog.host
+    before = (host.versions, host.live)
+    submit_draft(client, author, cpap_v3(threshold=20))
+    assert client.post(f"{BASE}/cpap-osa/versions/3/impact", json={}, headers=author).status_code == 200
+    gc.collect()
+    assert (host.versions, host.live) == before
+
+
+def test_an_approval_frees_the_rulesets_of_superseded_versions(client, backend, author, cmo, submitter):
+    _line(client, submitter, "2025-03-10", 31, "under-v2")
+    host = backend.catalog.host
+    assert host.get("cpap-osa@2").handles  # judged a request
+    submit_draft(client, author, cpap_v3(effective="2025-06-01"))
+    client.post(f"{BASE}/cpap-osa/versions/3/approve", json={"comment": "ok"}, headers=cmo)
+    assert not host.get("cpap-osa@2").handles  # v2 ended on 2025-05-31: its rulesets are deleted
+    again = _line(client, submitter, "2025-03-10", 31, "still-v2")
+    assert again["policies"][0]["version"] == 2 and host.get("cpap-osa@2").handles
