@@ -189,10 +189,10 @@ class DecisionSearch:
     def _export_formatted(
         self, f: DecisionFilter, fmt: str, actor: Actor, writer: CsvWriter | NdjsonWriter
     ) -> Iterator[str]:
-        """The database formats the rows; every exported decision is recorded, in one statement, first."""
+        """The database formats the rows; every exported decision's read is recorded before it is sent."""
 
-        def record(snapshot: str) -> None:
-            self.trail.record_selected(actor, "export", matching_decisions(f), snapshot)
+        def record(snapshot: str, low: int, high: int) -> None:
+            self.trail.record_selected(actor, "export", matching_decisions(f, low, high), snapshot)
 
         decisions = lines = 0
         started = False

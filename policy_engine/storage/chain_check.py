@@ -118,10 +118,6 @@ def walk(
     batch: int = 2000,
 ) -> ChainReport:
     """Check every entry in chain order; stop at the first that is missing, altered or out of place."""
-    if connection.dialect.name == "postgresql":
-        from .chain_sql import walk_in_database
-
-        return walk_in_database(connection, anchor, progress)
     chain = ChainWalk(anchor)
     with connection.execute(ROWS.execution_options(stream_results=True, yield_per=batch)) as result:
         for row in result:

@@ -9,6 +9,7 @@ held from the statement that advances it until commit.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -96,12 +97,18 @@ class Database:
             yield connection
 
     @contextmanager
-    def reading(self) -> Iterator[Connection]:
-        """A connection for one long read (a streamed export, a chain walk), in one snapshot."""
+    def reading(self, snapshot: str | None = None) -> Iterator[Connection]:
+        """A connection for one long read (a streamed export, a chain walk), in one snapshot:
+        on PostgreSQL, ``snapshot`` (``pg_export_snapshot()`` of another reader) makes it
+        see exactly what that reader sees, so a read can be shared between connections."""
         self._after_fork()
         with self.engine.connect() as connection, connection.begin():
             if not self.is_sqlite:
                 connection.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+                if snapshot is not None:
+                    if not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):
+                        raise ValueError(f"not a snapshot id: {snapshot!r}")
+                    connection.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
             yield connection
 
     def ping(self) -> None:

@@ -23,6 +23,7 @@ from ..errors import Conflict
 from .canonical import canonical_json, sha256_of, utc
 from .chain_check import ChainProblem, ChainReport, log_length, walk
 from .chain_hash import CHAINED, CONTENT, DOCUMENTS, GENESIS, link_hash
+from .chain_sql import walk_in_database
 from .database import Database
 from .decision_index import index_rows, write_index
 from .models import ChainHead, LogEntry
@@ -195,7 +196,9 @@ class DecisionLog:
     ) -> ChainReport:
         """Walk the chain; name the first entry that is missing, altered or out of place."""
         with self.database.reading() as connection:
-            return walk(connection, anchor, progress)
+            if self.database.is_sqlite:
+                return walk(connection, anchor, progress)
+            return walk_in_database(connection, self.database.reading, anchor, progress)
 
     def length(self) -> int:
         """The newest entry's position (0 for an empty log)."""

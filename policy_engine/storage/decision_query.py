@@ -12,6 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from .database import Database
 from .models import DecisionLine, DecisionLinePolicy, LogEntry
+from .reads_ahead import ReadsAhead
 
 _LOG = LogEntry.__table__
 _LATER = _LOG.alias("later")
@@ -207,13 +208,26 @@ class DecisionIndex:
         """Whether exports are formatted by the database (PostgreSQL) rather than row by row here."""
         return not self.database.is_sqlite
 
-    def formatted(self, f: DecisionFilter, fmt: str, recorded: Callable[[str], None]) -> Iterator[Any]:
-        """The export body from one snapshot (PostgreSQL); ``recorded(snapshot)`` runs before any is read."""
+    def formatted(
+        self, f: DecisionFilter, fmt: str, record: Callable[[str, int, int], None]
+    ) -> Iterator[tuple[str, int, int]]:
+        """The export body from one snapshot (PostgreSQL), a batch at a time.
+
+        ``record(snapshot, low, high)`` records the reads of the exported decisions with
+        ``low <= seq <= high``; it runs in a thread, ahead of the body (``ReadsAhead``), and
+        no batch is handed out before the reads of its decisions are committed.
+        """
         from .export_sql import formatted
 
         with self.database.reading() as connection:
-            recorded(connection.execute(text("SELECT pg_export_snapshot()")).scalar_one())
-            yield from formatted(connection, f, fmt)
+            snapshot = connection.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+            first, last = connection.execute(text("SELECT min(seq), max(seq) FROM decision_log")).one()
+            if last is None:
+                return
+            with ReadsAhead(lambda low, high: record(snapshot, low, high), first, last) as reads:
+                for body, decisions, lines, upto in formatted(connection, f, fmt):
+                    reads.wait_for(upto)
+                    yield body, decisions, lines
 
     def lines(self, f: DecisionFilter, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
         """Matching lines, streamed from one snapshot; the connection is held until the iterator ends."""

@@ -25,7 +25,17 @@ def five_decisions(client, submitter):  # type: ignore[no-untyped-def]
     ]
 
 
-def test_an_untouched_log_verifies(client, auditor, five_decisions):
+@pytest.fixture(params=[None, 2], ids=["one-chunk", "chunks-of-2"])
+def chunk(request, monkeypatch):  # type: ignore[no-untyped-def]
+    """On PostgreSQL the walk checks chunks of the log side by side: also in chunks of two,
+    so that problems fall on, and next to, the chunks' edges."""
+    from policy_engine.storage import chain_sql
+
+    if request.param:
+        monkeypatch.setattr(chain_sql, "CHUNK", request.param)
+
+
+def test_an_untouched_log_verifies(client, auditor, five_decisions, chunk):
     report = client.get(VERIFY, headers=auditor).get_json()
     assert report["intact"] is True and report["entries"] == 5 and report["problem"] is None
     assert report["head"]["seq"] == 5
@@ -74,7 +84,9 @@ def _result_text(backend, where: str, **params: str) -> str:  # type: ignore[no-
     ],
     ids=["edit-status", "edit-actor", "delete", "swap"],
 )
-def test_tampering_is_detected_and_named(client, backend, auditor, five_decisions, statements, seq, words):
+def test_tampering_is_detected_and_named(
+    client, backend, auditor, five_decisions, chunk, statements, seq, words
+):
     _tamper(backend, *statements)
     response = client.get(VERIFY, headers=auditor)
     report = response.get_json()
@@ -88,7 +100,9 @@ def test_an_altered_trace_is_detected(client, backend, auditor, five_decisions):
     assert client.get(VERIFY, headers=auditor).get_json()["problem"]["seq"] == 4
 
 
-def test_removing_the_newest_entry_is_caught_by_a_kept_anchor(client, backend, auditor, five_decisions):
+def test_removing_the_newest_entry_is_caught_by_a_kept_anchor(
+    client, backend, auditor, five_decisions, chunk
+):
     head = client.get(VERIFY, headers=auditor).get_json()["head"]
     anchor = f"{head['seq']}:{head['entry_hash']}"
     assert client.get(VERIFY, query_string={"anchor": anchor}, headers=auditor).get_json()["intact"]

@@ -238,3 +238,43 @@ def test_an_export_records_each_exported_decision_once(client, backend, auditor,
         ).all()
     pended = _search_rows(client, auditor, outcome="pended")
     assert sorted(rows) == sorted((d["decision_id"], d["member_id"]) for d in pended) and len(rows) == 2
+
+
+def test_reads_recorded_window_by_window_match_the_export_sent(
+    client, backend, auditor, decisions, monkeypatch
+):
+    """On PostgreSQL the reads are recorded a window of the log ahead of the batches sent:
+    with windows and batches of one, the file and the trail are the same as in one piece."""
+    if not backend.search.index.formats_in_database:
+        pytest.skip("only PostgreSQL records an export's reads ahead of it")
+    from policy_engine.storage import export_sql, reads_ahead
+
+    query = {"format": "csv", "from": "2020-01-01"}
+    whole = client.get(EXPORT, query_string=query, headers=auditor).get_data(as_text=True)
+    monkeypatch.setattr(reads_ahead, "WINDOW", 1)
+    monkeypatch.setattr(export_sql, "BATCH", 1)
+    pieces = client.get(EXPORT, query_string=query, headers=auditor).get_data(as_text=True)
+    assert pieces.split("\r\n", 2)[2] == whole.split("\r\n", 2)[2]
+    with backend.database.engine.connect() as connection:
+        rows = connection.execute(text("SELECT decision_id FROM access_log WHERE action = 'export'")).all()
+    exported = [d["decision_id"] for d in _search_rows(client, auditor)]
+    assert sorted(row[0] for row in rows) == sorted(exported * 2)
+
+
+@pytest.mark.parametrize(
+    ("labels", "expected"),
+    [
+        ("", []),
+        ("cpap-osa@2", [{"policy": "cpap-osa", "version": 2}]),
+        ("a-b@2 c9@10", [{"policy": "a-b", "version": 2}, {"policy": "c9", "version": 10}]),
+    ],
+)
+def test_the_database_writes_a_lines_policies_as_json(backend, labels, expected):
+    if not backend.search.index.formats_in_database:
+        pytest.skip("only PostgreSQL formats exports itself")
+    from policy_engine.storage.export_sql import _POLICIES
+
+    query = f"SELECT '[' || {_POLICIES} || ']' FROM (VALUES (:labels)) AS decision_lines(policies)"
+    with backend.database.engine.connect() as connection:
+        written = connection.execute(text(query), {"labels": labels}).scalar_one()
+    assert json.loads(written) == expected
