@@ -91,7 +91,8 @@ class Authorizations:
     def read(self, decision_id: str, actor: Actor, action: str = "read") -> list[LogEntry]:
         """A case's entries, if the actor may see it; the read itself is recorded."""
         entries = self.entries(decision_id, actor)
-        self.trail.record(actor, action, entries[0].decision_id, entries[0].member_id)
+        first = entries[0]
+        self.trail.record(actor, action, first.seq, first.decision_id, first.member_id)
         return entries
 
     def entries(self, decision_id: str, actor: Actor) -> list[LogEntry]:

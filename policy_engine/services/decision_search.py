@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import RequestInvalid
-from ..storage.access_trail import AccessTrail
+from ..storage.access_trail import AccessTrail, Read
 from ..storage.decision_query import DECISION_COLUMNS, DecisionFilter, DecisionIndex
 from ..storage.export_sql import matching_decisions
 from ..storage.tokens import Actor
@@ -145,7 +145,9 @@ class DecisionSearch:
         cursor = Cursor({"filters": filters_echo(query), "order": descending})
         after = cursor.decode(query.get("cursor"))
         decisions, more = self.index.page(decision_filter(query), after, query["limit"], descending)
-        self.trail.record_many(actor, "search", [(d["decision_id"], d["member_id"]) for d in decisions])
+        self.trail.record_many(
+            actor, "search", [(d["seq"], d["decision_id"], d["member_id"]) for d in decisions]
+        )
         return {
             "filters": filters_echo(query),
             "decisions": [decision_view(d) for d in decisions],
@@ -168,7 +170,7 @@ class DecisionSearch:
             return
         rows = self.index.lines(decision_filter(query, now))
         yield writer.start()
-        pending: list[tuple[str, str | None]] = []
+        pending: list[Read] = []
         decisions = lines = 0
         last_seq = None
         for row in rows:
@@ -179,7 +181,7 @@ class DecisionSearch:
                     pending = []
                 last_seq = row[0]
                 decisions += 1
-                pending.append((row[1], row[5]))
+                pending.append((row[0], row[1], row[5]))
             lines += 1
             writer.add(row)
         self.trail.record_many(actor, "export", pending)

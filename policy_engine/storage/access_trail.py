@@ -10,23 +10,25 @@ from typing import Any
 from sqlalchemy import Select, insert, literal, select, text
 
 from .database import Database
-from .models import AccessRecord
+from .models import AccessRecord, LogEntry
 from .tokens import Actor
 
 _TABLE = AccessRecord.__table__
+_LOG = LogEntry.__table__
 COLUMNS = ("id", "at", "actor", "actor_role", "action", "decision_id", "member_id")
-_COPIED = COLUMNS[1:]
+_COPIED = (*COLUMNS[1:], "seq")
+Read = tuple[int, str, str | None]  # the read decision's log position, id and member
 
 
 class AccessTrail:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def record(self, actor: Actor, action: str, decision_id: str, member_id: str | None) -> None:
-        self.record_many(actor, action, [(decision_id, member_id)])
+    def record(self, actor: Actor, action: str, seq: int, decision_id: str, member_id: str | None) -> None:
+        self.record_many(actor, action, [(seq, decision_id, member_id)])
 
-    def record_many(self, actor: Actor, action: str, reads: Iterable[tuple[str, str | None]]) -> None:
-        """Record one read per ``(decision_id, member_id)``, in one transaction."""
+    def record_many(self, actor: Actor, action: str, reads: Iterable[Read]) -> None:
+        """Record one read per ``(seq, decision_id, member_id)``, in one transaction."""
         reads = list(reads)
         if not reads:
             return
@@ -34,27 +36,32 @@ class AccessTrail:
         who = (at, actor.name, actor.role, action)
         with self.database.session() as session:
             if self.database.is_sqlite:
-                rows = [dict(zip(_COPIED, (*who, *read), strict=True)) for read in reads]
+                rows = [
+                    dict(zip(_COPIED, (*who, decision, member, seq), strict=True))
+                    for seq, decision, member in reads
+                ]
                 session.execute(insert(_TABLE), rows)
             else:
                 # an export records thousands of reads at a time: COPY, not one INSERT each
                 cursor = session.connection().connection.driver_connection.cursor()
                 with cursor.copy(f"COPY access_log ({', '.join(_COPIED)}) FROM STDIN") as copy:
-                    for read in reads:
-                        copy.write_row((*who, *read))
+                    for seq, decision, member in reads:
+                        copy.write_row((*who, decision, member, seq))
             session.commit()
 
     def record_selected(
         self, actor: Actor, action: str, selected: Select[Any], snapshot: str | None = None
     ) -> None:
-        """Record one read per ``(decision_id, member_id)`` row of a query, in one statement.
+        """Record one read per ``(seq, decision_id, member_id)`` row of a query, in one
+        statement, in log order (so the index on ``seq`` grows at its end).
 
         With ``snapshot`` (PostgreSQL, ``pg_export_snapshot()`` of the reader's transaction)
         the query sees exactly what the reader sees, and the record is committed first.
         """
         rows = selected.subquery()
         who = [literal(dt.datetime.now(dt.UTC)), literal(actor.name), literal(actor.role), literal(action)]
-        statement = insert(_TABLE).from_select(_COPIED, select(*who, rows.c.decision_id, rows.c.member_id))
+        ordered = select(*who, rows.c.decision_id, rows.c.member_id, rows.c.seq).order_by(rows.c.seq)
+        statement = insert(_TABLE).from_select(_COPIED, ordered)
         with self.database.engine.connect() as connection, connection.begin():
             if snapshot is not None:
                 if not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):
@@ -77,8 +84,8 @@ class AccessTrail:
         query = select(*[c[name] for name in COLUMNS]).order_by(c.id).limit(limit + 1)
         for value, condition in (
             (actor, lambda v: c.actor == v),
-            (member_id, lambda v: c.member_id == v),
-            (decision_id, lambda v: c.decision_id == v),
+            (member_id, lambda v: c.seq.in_(_decisions(_LOG.c.member_id == v))),
+            (decision_id, lambda v: c.seq.in_(_decisions(_LOG.c.decision_id == v))),
             (period[0], lambda v: c.at >= v),
             (period[1], lambda v: c.at < v),
             (after, lambda v: c.id > v),
@@ -88,3 +95,8 @@ class AccessTrail:
         with self.database.reading() as connection:
             rows = [dict(row._mapping) for row in connection.execute(query)]
         return rows[:limit], len(rows) > limit
+
+
+def _decisions(condition: Any) -> Select[Any]:
+    """The log positions of the first decisions meeting ``condition`` (by the log's indexes)."""
+    return select(_LOG.c.seq).where(condition, _LOG.c.kind == "decision")

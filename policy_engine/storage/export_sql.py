@@ -23,12 +23,9 @@ BATCH = 5_000
 
 
 def _instant(column: str) -> str:
-    """``iso()``: UTC, microseconds only when there are any, then ``Z``."""
-    utc = f"({column} AT TIME ZONE 'UTC')"
-    return (
-        f"""to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN mod(CAST(extract(microseconds FROM """
-        f"""{utc}) AS bigint), 1000000) = 0 THEN '' ELSE to_char({utc}, '.US') END || 'Z'"""
-    )
+    """``iso()``: UTC, microseconds only when there are any, then ``Z`` (one ``to_char``)."""
+    stamp = f"""to_char(({column} AT TIME ZONE 'UTC'), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+    return f"replace({stamp}, '.000000Z', 'Z')"
 
 
 def _csv(column: str) -> str:
@@ -145,6 +142,7 @@ def formatted(
 
 
 def matching_decisions(f: DecisionFilter, low: int, high: int) -> Any:
-    """The ``(decision_id, member_id)`` of every first decision the filter matches with
+    """The ``(seq, decision_id, member_id)`` of every first decision the filter matches with
     ``low <= seq <= high``."""
-    return select(_LOG.c.decision_id, _LOG.c.member_id).where(*conditions(f), _LOG.c.seq.between(low, high))
+    columns = (_LOG.c.seq, _LOG.c.decision_id, _LOG.c.member_id)
+    return select(*columns).where(*conditions(f), _LOG.c.seq.between(low, high))

@@ -141,8 +141,10 @@ class AccessRecord(Base):
     actor: Mapped[Name] = mapped_column(index=True)
     actor_role: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(24))
-    decision_id: Mapped[str] = mapped_column(String(36), index=True)
-    member_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    decision_id: Mapped[str] = mapped_column(String(36))
+    member_id: Mapped[str | None] = mapped_column(String(64))
+    # the read decision's log position: reads are found by decision or member through it
+    seq: Mapped[int | None] = mapped_column(BigInteger, index=True)
 
 
 class ApiToken(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 
@@ -278,3 +279,16 @@ def test_the_database_writes_a_lines_policies_as_json(backend, labels, expected)
     with backend.database.engine.connect() as connection:
         written = connection.execute(text(query), {"labels": labels}).scalar_one()
     assert json.loads(written) == expected
+
+
+@pytest.mark.parametrize("micro", [0, 120, 999999])
+def test_the_database_writes_instants_as_iso_does(backend, micro):
+    if not backend.search.index.formats_in_database:
+        pytest.skip("only PostgreSQL formats exports itself")
+    from policy_engine.services.authorizations import iso
+    from policy_engine.storage.export_sql import _instant
+
+    moment = dt.datetime(2026, 1, 2, 3, 4, 5, micro, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    with backend.database.engine.connect() as connection:
+        written = connection.execute(text(f"SELECT {_instant('CAST(:at AS timestamptz)')}"), {"at": moment})
+        assert written.scalar_one() == iso(moment)
