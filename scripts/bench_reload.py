@@ -110,6 +110,7 @@ def main() -> None:
         time.sleep(3)
         rss_before = service.worker_rss_mib()
         approved: list[tuple[float, int]] = []
+        marks = [(0, max(rss_before))]  # (approvals so far, largest worker RSS)
         started = time.perf_counter()
         for version in range(3, 3 + args.versions):
             status, data = call("POST", "/api/v1/policies", author, version_text(version), "application/yaml")
@@ -119,6 +120,8 @@ def main() -> None:
             assert status == 200, data
             decided = dt.datetime.fromisoformat(json.loads(data)["decided_at"].replace("Z", "+00:00"))
             approved.append((decided.timestamp(), version))
+            if len(approved) % 10 == 0:
+                marks.append((len(approved), max(service.worker_rss_mib())))
         elapsed = time.perf_counter() - started
         time.sleep(REFRESH_SECONDS + 2)
         rss_after = service.worker_rss_mib()
@@ -154,6 +157,12 @@ def main() -> None:
         )
         print("worker RSS MiB before: " + ", ".join(f"{x:.1f}" for x in rss_before))
         print("worker RSS MiB after:  " + ", ".join(f"{x:.1f}" for x in rss_after))
+        print("largest worker RSS MiB by approvals: " + ", ".join(f"{n}: {mib:.1f}" for n, mib in marks))
+        if len(marks) > 2:  # the slope after the first ten, which include the workers' warm-up
+            (first, low), (last, high) = marks[1], marks[-1]
+            slope = (high - low) / (last - first) * 100
+            print(f"  growth after the first {first} approvals: {slope:.1f} MiB per 100 approvals")
+            record("reload.worker_rss_mib_per_100_approvals", slope)
         record("reload.versions", args.versions)
         record("reload.failed_requests", failed)
         record("reload.wrong_version", wrong)

@@ -57,6 +57,8 @@ TARGETS = (
     Target("reload: failed requests during the approvals", "reload.failed_requests", "==", 0, ""),
     Target("reload: decisions citing a version not in effect", "reload.wrong_version", "==", 0, ""),
     Target("reload: worker memory growth over the approvals", "reload.worker_rss_growth_mib", "<=", 5, "MiB"),
+    Target("reload: worker memory growth after warm-up, per 100 approvals",
+           "reload.worker_rss_mib_per_100_approvals", "<=", 5, "MiB"),
     Target("pages: review queue of 50 rows, p99 server time", "pages.queue_p99_ms", "<", 200, "ms"),
     Target("audit: filtered search page, worst p99", "audit.search_filtered_p99_ms", "<", 100, "ms"),
     Target("audit: CSV export", "audit.export_csv_rows_per_s", ">=", 50_000, "rows/s"),

@@ -49,8 +49,8 @@ def request(values: dict) -> dict:
 
 def test_two_hundred_criteria_compile_into_several_rulesets_and_evaluate() -> None:
     evaluator = Evaluator([parse_policy_text(large_policy(), "large/v1.yaml")])
-    compiled = evaluator.host.get("large@1")
-    assert compiled is not None
+    [policy] = evaluator.library
+    compiled = evaluator.host.layout(policy)
     assert len(compiled.numbers) == 2 * CRITERIA
     assert all(len(json.loads(text)) <= RULES_PER_SET for text in compiled.texts)
 

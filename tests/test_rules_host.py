@@ -34,13 +34,14 @@ def test_only_the_versions_a_request_reaches_get_native_rulesets():
 def test_a_version_is_freed_when_the_last_evaluator_holding_it_is_gone():
     host = RulesHost()
     first = Evaluator(load_policies([POLICIES / "cpap-osa"]), host=host)
+    assert (host.live, host.versions) == (0, 0)  # nothing is laid out before a request needs it
     first.evaluate(cpap_request())
     second = Evaluator(load_policies([POLICIES / "cpap-osa"]), host=host)
-    assert (host.live, host.versions) == (1, 2)
+    assert decision_dict(second.evaluate(cpap_request()))["status"] == "approved"
+    assert (host.live, host.versions) == (1, 1)  # the one version reached, shared by both
     del first
     gc.collect()
-    assert (host.live, host.versions) == (1, 2)  # the second still holds both versions
-    assert decision_dict(second.evaluate(cpap_request()))["status"] == "approved"
+    assert (host.live, host.versions) == (1, 1)  # the second still holds it
     del second
     gc.collect()
     assert (host.live, host.versions) == (0, 0)
@@ -51,7 +52,7 @@ def test_a_trimmed_version_is_compiled_again_when_a_request_needs_it():
     evaluator = Evaluator(load_policies([POLICIES / "cpap-osa"]), host=host)
     before = decision_dict(evaluator.evaluate(cpap_request()))
     host.trim([])
-    assert (host.live, host.versions) == (0, 2)  # layouts kept, rulesets deleted
+    assert (host.live, host.versions) == (0, 1)  # the layout kept, its rulesets deleted
     assert decision_dict(evaluator.evaluate(cpap_request())) == before
     assert host.live == 1
 

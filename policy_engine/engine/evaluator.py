@@ -37,13 +37,11 @@ class Evaluator:
     def __init__(self, policies: list[Policy], host: RulesHost | None = None) -> None:
         self.library = PolicyLibrary(policies)
         self.host = host or RulesHost()
-        self.plans: dict[str, PolicyPlan] = {}
+        # Plans are made when a request first reaches a version, so superseded versions
+        # nobody asks about cost only their parsed form, however many there are.
+        self._plans: dict[tuple[str, str], PolicyPlan] = {}
         self._held: list[Policy] = []  # versions this evaluator keeps compiled in the host
-        self._others: dict[tuple[str, str], PolicyPlan] = {}  # versions outside the library
-        for policy in self.library:
-            self.plans[policy.key] = self._hold(policy)
-        plans = self.plans  # not ``self``: a cycle would leave freeing to the garbage collector
-        self._index = ServiceIndex(self.library, lambda policy: plans[policy.key])
+        self._index = ServiceIndex(self.library, lambda policy: policy)
         # Once this evaluator is gone, the host may free what only it held.
         weakref.finalize(self, _release, self.host, self._held)
 
@@ -61,7 +59,8 @@ class Evaluator:
         day = facts.date_of_service
         resolver = LineResolver(facts, self.library.version_of, self._plan)
         results = []
-        for plan in self._index.governing(facts.code, day):
+        for policy in self._index.governing(facts.code, day):
+            plan = self._plan(policy)
             when, coverage, documentation, criteria = resolver.roots(plan)
             results.append(PolicyResult(plan.policy, when, coverage, documentation, criteria))
         self._judge(resolver)
@@ -81,25 +80,22 @@ class Evaluator:
     def prepare(self) -> None:
         """Create every version's native rulesets now (before forking workers that share them)."""
         for policy in self.library:
+            self._plan(policy)
             self.host.compile(policy)
 
     def governing(self, code: str | None, day: dt.date | None) -> list[Policy]:
         """The library's versions governing a (normalized) code on a date."""
-        return [plan.policy for plan in self._index.governing(code, day)]
+        return self._index.governing(code, day)
 
     def _plan(self, policy: Policy) -> PolicyPlan:
-        plan = self.plans.get(policy.key)
-        if plan is None or plan.policy is not policy:  # a version outside the library (a ref)
-            identity = (policy.key, policy.sha256)
-            plan = self._others.get(identity)
-            if plan is None:
-                plan = self._others[identity] = self._hold(policy)
+        """The version's plan (one of the library's, or a version a reference reaches)."""
+        identity = (policy.key, policy.sha256)
+        plan = self._plans.get(identity)
+        if plan is None:
+            compiled = self.host.hold(policy)
+            self._held.append(policy)
+            plan = self._plans[identity] = prepare(policy, compiled.encoders, len(compiled.texts))
         return plan
-
-    def _hold(self, policy: Policy) -> PolicyPlan:
-        compiled = self.host.hold(policy)
-        self._held.append(policy)
-        return prepare(policy, compiled.encoders, len(compiled.texts))
 
     def _judge(self, resolver: LineResolver) -> None:
         for line in resolver.lines.values():
