@@ -17,7 +17,6 @@ from typing import Any
 from ..errors import RequestInvalid
 from ..storage.access_trail import AccessTrail, Read
 from ..storage.decision_query import DECISION_COLUMNS, DecisionFilter, DecisionIndex
-from ..storage.export_sql import matching_decisions
 from ..storage.tokens import Actor
 from .authorizations import iso
 from .decision_export import CsvWriter, NdjsonWriter
@@ -193,8 +192,8 @@ class DecisionSearch:
     ) -> Iterator[str]:
         """The database formats the rows; every exported decision's read is recorded before it is sent."""
 
-        def record(snapshot: str, low: int, high: int) -> None:
-            self.trail.record_selected(actor, "export", matching_decisions(f, low, high), snapshot)
+        def record(positions: list[int]) -> None:
+            self.trail.record_positions(actor, "export", positions)
 
         decisions = lines = 0
         started = False

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Select, insert, literal, select, text
+from sqlalchemy import Select, insert, select, text
 
 from .database import Database
 from .models import AccessRecord, LogEntry
@@ -18,6 +17,11 @@ _LOG = LogEntry.__table__
 COLUMNS = ("id", "at", "actor", "actor_role", "action", "decision_id", "member_id")
 _COPIED = (*COLUMNS[1:], "seq")
 Read = tuple[int, str, str | None]  # the read decision's log position, id and member
+_BY_POSITION = text(
+    f"INSERT INTO access_log ({', '.join(_COPIED)}) "
+    "SELECT :at, :actor, :role, :action, decision_id, member_id, seq FROM decision_log "
+    "WHERE seq = ANY(CAST(:positions AS bigint[])) AND kind = 'decision' ORDER BY seq"
+)
 
 
 class AccessTrail:
@@ -49,26 +53,22 @@ class AccessTrail:
                         copy.write_row((*who, decision, member, seq))
             session.commit()
 
-    def record_selected(
-        self, actor: Actor, action: str, selected: Select[Any], snapshot: str | None = None
-    ) -> None:
-        """Record one read per ``(seq, decision_id, member_id)`` row of a query, in one
-        statement, in log order (so the index on ``seq`` grows at its end).
-
-        With ``snapshot`` (PostgreSQL, ``pg_export_snapshot()`` of the reader's transaction)
-        the query sees exactly what the reader sees, and the record is committed first.
-        """
-        rows = selected.subquery()
-        who = [literal(dt.datetime.now(dt.UTC)), literal(actor.name), literal(actor.role), literal(action)]
-        ordered = select(*who, rows.c.decision_id, rows.c.member_id, rows.c.seq).order_by(rows.c.seq)
-        statement = insert(_TABLE).from_select(_COPIED, ordered)
-        with self.database.engine.connect() as connection, connection.begin():
-            if snapshot is not None:
-                if not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):
-                    raise ValueError(f"not a snapshot id: {snapshot!r}")
-                connection.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
-                connection.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
-            connection.execute(statement)
+    def record_positions(self, actor: Actor, action: str, positions: list[int]) -> None:
+        """Record one read per first decision at these log positions, in one statement:
+        the database looks up each decision's id and member itself (PostgreSQL)."""
+        if not positions:
+            return
+        with self.database.engine.begin() as connection:
+            connection.execute(
+                _BY_POSITION,
+                {
+                    "at": dt.datetime.now(dt.UTC),
+                    "actor": actor.name,
+                    "role": actor.role,
+                    "action": action,
+                    "positions": positions,
+                },
+            )
 
     def listing(
         self,

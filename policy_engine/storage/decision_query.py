@@ -7,12 +7,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, not_, select, text
+from sqlalchemy import Connection, and_, exists, func, not_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from .database import Database
 from .models import DecisionLine, DecisionLinePolicy, LogEntry
-from .reads_ahead import ReadsAhead
+from .recorded_first import sent_once_recorded
 
 _LOG = LogEntry.__table__
 _LATER = _LOG.alias("later")
@@ -209,25 +209,19 @@ class DecisionIndex:
         return not self.database.is_sqlite
 
     def formatted(
-        self, f: DecisionFilter, fmt: str, record: Callable[[str, int, int], None]
+        self, f: DecisionFilter, fmt: str, record: Callable[[list[int]], None]
     ) -> Iterator[tuple[str, int, int]]:
         """The export body from one snapshot (PostgreSQL), a batch at a time.
 
-        ``record(snapshot, low, high)`` records the reads of the exported decisions with
-        ``low <= seq <= high``; it runs in a thread, ahead of the body (``ReadsAhead``), and
-        no batch is handed out before the reads of its decisions are committed.
+        ``record(positions)`` records the reads of a batch's decisions (by log position);
+        no batch is handed out before its reads are committed, and the next batch's are
+        recorded while it is sent (``sent_once_recorded``).
         """
         from .export_sql import formatted
 
         with self.database.reading() as connection:
-            snapshot = connection.execute(text("SELECT pg_export_snapshot()")).scalar_one()
-            first, last = connection.execute(text("SELECT min(seq), max(seq) FROM decision_log")).one()
-            if last is None:
-                return
-            with ReadsAhead(lambda low, high: record(snapshot, low, high), first, last) as reads:
-                for body, decisions, lines, upto in formatted(connection, f, fmt):
-                    reads.wait_for(upto)
-                    yield body, decisions, lines
+            batches = ((body[:3], body[3]) for body in formatted(connection, f, fmt))
+            yield from sent_once_recorded(batches, record)
 
     def lines(self, f: DecisionFilter, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
         """Matching lines, streamed from one snapshot; the connection is held until the iterator ends."""

@@ -110,8 +110,8 @@ def _query(f: DecisionFilter, fmt: str) -> Any:
 
 def formatted(
     connection: Connection, f: DecisionFilter, fmt: str, batch: int | None = None
-) -> Iterator[tuple[str, int, int, int]]:
-    """The export's body a batch at a time: ``(text, decisions begun, lines, last seq)``.
+) -> Iterator[tuple[str, int, int, list[int]]]:
+    """The export's body a batch at a time: ``(text, decisions begun, lines, their positions)``.
 
     An NDJSON decision's closing ``]}`` is written when the next one begins, or by the caller
     at the end (``close_ndjson``).
@@ -124,25 +124,21 @@ def formatted(
         cursor.itersize = batch
         cursor.execute(str(compiled), compiled.params)
         while rows := cursor.fetchmany(batch):
-            parts, decisions = [], 0
+            parts: list[str] = []
+            begun: list[int] = []
             if fmt == "csv":
                 for seq, row in rows:
                     if seq != last:
-                        last, decisions = seq, decisions + 1
+                        last = seq
+                        begun.append(seq)
                     parts.append(row)
             else:
                 for seq, head, line in rows:
                     if seq != last:
                         parts.append(head if last is None else "]}\n" + head)
-                        last, decisions = seq, decisions + 1
+                        last = seq
+                        begun.append(seq)
                     else:
                         parts.append(",")
                     parts.append(line)
-            yield "".join(parts), decisions, len(rows), rows[-1][0]
-
-
-def matching_decisions(f: DecisionFilter, low: int, high: int) -> Any:
-    """The ``(seq, decision_id, member_id)`` of every first decision the filter matches with
-    ``low <= seq <= high``."""
-    columns = (_LOG.c.seq, _LOG.c.decision_id, _LOG.c.member_id)
-    return select(*columns).where(*conditions(f), _LOG.c.seq.between(low, high))
+            yield "".join(parts), len(begun), len(rows), begun
