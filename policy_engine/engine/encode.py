@@ -25,6 +25,7 @@ from ..values import ABSENT, normalize_code, normalize_codes, to_number
 _KEPT = 256  # encodings a node remembers; a full table starts again
 _HEADS_KEPT = 512
 _HEADS = tuple(f'{{"id":{index}' for index in range(_HEADS_KEPT))  # a fact's start, by index
+_EXACT_INTS = 2**53  # ints below this in size are exactly doubles (and print as such)
 
 
 def leaf_key(number: int) -> str:
@@ -59,10 +60,10 @@ class Encoder:
         self.texts: dict[Any, str] = {}
         self.encode: Callable[[int, Any, Any], str]
         if isinstance(node, Document):
-            self.encode = self._value
+            self.encode = self.encode_value
         elif isinstance(node, Frequency):
             self.limits = _numbers((node.max,))
-            self.encode = self._value
+            self.encode = self.encode_value
         else:
             assert isinstance(node, Leaf)
             operand = node.operand
@@ -74,10 +75,16 @@ class Encoder:
             self.encode = self._exists if node.op == "exists" else self._leaf
         self.ties = frozenset(approximate for _, approximate in self.limits)
 
-    def _value(self, index: int, value: Any, other: Any = None) -> str:
+    def encode_value(self, index: int, value: Any, other: Any = None) -> str:
+        """A fact for the value alone: a leaf against literals, a document, a frequency total."""
         head = _HEADS[index] if index < _HEADS_KEPT else f'{{"id":{index}'
         kind = type(value)
-        if kind is int or kind is float:
+        if kind is int and -_EXACT_INTS < value < _EXACT_INTS:
+            # Its double is exact, so it ties a limit only by being equal to it, and
+            # ``repr`` would write the double as the int's digits and ".0".
+            if value not in self.ties:
+                return f"{head}{self.tail}{value}.0}}"
+        elif kind is int or kind is float:
             # Most numbers are no limit's double: written as they are (``_number`` nudges
             # none of them), adding 0.0 to write -0.0 as the 0.0 its decimal is.
             try:
@@ -126,7 +133,7 @@ class Encoder:
 
     def _leaf(self, index: int, value: Any, other: Any) -> str:
         if other is None:
-            return self._value(index, value)
+            return self.encode_value(index, value)
         head = (_HEADS[index] if index < _HEADS_KEPT else f'{{"id":{index}') + self.tail
         if isinstance(other, tuple):
             low, high = other

@@ -32,6 +32,7 @@ class Encoder(Protocol):
     part: int
 
     def encode(self, index: int, value: Any, other: Any) -> str: ...
+    def encode_value(self, index: int, value: Any) -> str: ...
 
 
 class Step:

@@ -83,7 +83,8 @@ def _leaf(step: Step, read: Reader) -> Resolve:
     ``LineResolver.leaf``'s common path."""
     node, plain, guard = step.node, step.plain, _guard_index(step)
     scalar_types, item_types = step.scalar_types, step.item_types
-    part, encode = step.encoder.part, step.encoder.encode  # type: ignore[union-attr]
+    # Literal operands: the fact is the value alone, whatever the operator.
+    part, encode = step.encoder.part, step.encoder.encode_value  # type: ignore[union-attr]
 
     def resolve(resolver: LineResolver, line: PolicyLine) -> Outcome:
         outcome = new_outcome(node)
@@ -99,7 +100,7 @@ def _leaf(step: Step, read: Reader) -> Resolve:
             if accepted:
                 outcome.facts = {where: raw}
                 judged = line.judged
-                line.batches[part].append(encode(len(judged), value, None))
+                line.batches[part].append(encode(len(judged), value))
                 judged.append(outcome)
                 outcome.body = NOT_MET  # until the rules engine matches it
                 if plain:

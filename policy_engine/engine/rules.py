@@ -19,7 +19,6 @@ What we measured about the engine decides the shape (docs/decisions/0001):
 from __future__ import annotations
 
 import json
-import re
 import threading
 import weakref
 from collections import deque
@@ -39,13 +38,15 @@ _SID = "0"  # the engine's default sid: facts that name none belong to it
 # Every batch carries this fact, matched by the first rule: a batch that matches nothing
 # leaves the native session corrupt, and deleting it later crashes the process.
 _SENTINEL = {leaf_key(0): 1}
-_SENTINEL_TEXT = json.dumps(_SENTINEL, separators=(",", ":"))
+# It carries an ``id`` as every fact does (one the engine would otherwise compute by
+# hashing the fact), a string so that it is never taken for a check's index.
+_SENTINEL_TEXT = json.dumps({"id": "s", **_SENTINEL}, separators=(",", ":"))
 _PROBED: dict[str, bool] = {}  # rule definitions the C core was asked about, and its answer
 _REVERSED = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte", "ne": "$neq"}
 # The engine hands back each matched fact as the text we sent, inside ``{"m":...}``; a
-# check's fact starts with its index ``id`` (the sentinel has none). A JSON string cannot
-# hold an unescaped quote, so this never matches inside a value.
-_MATCHED = re.compile(r'\{"m":\{"id":(\d+)')
+# fact starts with its ``id``: a check's index, or the sentinel's string. A JSON string
+# cannot hold an unescaped quote, so this never matches inside a value.
+_MATCHED = '{"m":{"id":'
 _FRAME = '{"m":{'
 
 
@@ -232,10 +233,14 @@ def _run(handle: int, batch: list[str]) -> list[int]:
 
 
 def _collect(message: str, matched: list[int]) -> None:
-    found = _MATCHED.findall(message)
-    if not found and _FRAME not in message:
+    # Splitting on the frame's start and reading up to the comma costs a third of a regex.
+    pieces = message.split(_MATCHED)
+    if len(pieces) == 1 and _FRAME not in message:
         raise EvaluationError(f"the rules engine answered in an unexpected form: {message[:200]}")
-    matched.extend(map(int, found))
+    for piece in pieces[1:]:
+        index = piece[: piece.find(",")]
+        if index[0] != '"':  # not the sentinel, whose id is a string
+            matched.append(int(index))
 
 
 # Compilation ---------------------------------------------------------------------
