@@ -79,12 +79,20 @@ class Encoder:
         """A fact for the value alone: a leaf against literals, a document, a frequency total."""
         head = _HEADS[index] if index < _HEADS_KEPT else f'{{"id":{index}'
         kind = type(value)
-        if kind is int and -_EXACT_INTS < value < _EXACT_INTS:
-            # Its double is exact, so it ties a limit only by being equal to it, and
-            # ``repr`` would write the double as the int's digits and ".0".
-            if value not in self.ties:
+        if kind is int:
+            # Below 2**53 its double is exact, so it ties a limit only by being equal to
+            # it, and ``repr`` would write the double as the int's digits and ".0".
+            if -_EXACT_INTS < value < _EXACT_INTS and value not in self.ties:
                 return f"{head}{self.tail}{value}.0}}"
-        elif kind is int or kind is float:
+        elif kind is str or kind is list:  # codes, lists of codes: most were met before
+            text = self.texts.get(tuple(value) if kind is list else value)
+            if text is not None:
+                return head + text
+        return head + self._written(value, kind)
+
+    def _written(self, value: Any, kind: type) -> str:
+        """What follows the index, for a value off ``encode_value``'s quick paths."""
+        if kind is int or kind is float:
             # Most numbers are no limit's double: written as they are (``_number`` nudges
             # none of them), adding 0.0 to write -0.0 as the 0.0 its decimal is.
             try:
@@ -92,9 +100,9 @@ class Encoder:
             except OverflowError:
                 double = math.nan  # too large an int: ``_number`` knows how to write it
             if double - double == 0 and double not in self.ties:
-                return f"{head}{self.tail}{double_text(double)}}}"
+                return f"{self.tail}{double_text(double)}}}"
         if kind is bool or kind is Fraction:  # True == 1; hashing a Fraction costs more than writing it
-            return head + self._write(value)[0]
+            return self._write(value)[0]
         key = tuple(value) if kind is list else value
         text = self.texts.get(key)
         if text is None:
@@ -103,7 +111,7 @@ class Encoder:
                 if len(self.texts) >= _KEPT:
                     self.texts.clear()
                 self.texts[key] = text
-        return head + text
+        return text
 
     def listed(self, index: int, items: str) -> str:
         """A fact whose value is a list of strings already written (``strings``)."""

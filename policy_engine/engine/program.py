@@ -93,6 +93,10 @@ def _leaf(step: Step, read: Reader) -> Resolve:
         found = read(resolver, line)
         if found is not None:
             value, where, raw = found
+            if value is ABSENT:  # what ``general_leaf`` makes of it: unknown, asking for the path
+                outcome.missing = [where]
+                outcome.body = UNKNOWN
+                return outcome
             if type(value) is list:
                 accepted = item_types is not None and set(map(type, value)) <= item_types
             else:
@@ -134,8 +138,7 @@ def _document(step: Step) -> Resolve:
         outcome = new_outcome(node)
         if guard is not None:
             outcome.guard = line.outcomes[guard]
-        sent, written = resolver.documents()
-        outcome.facts = {"documentation": sent}
+        outcome.facts, written = resolver.documents()
         judged = line.judged
         line.batches[part].append(listed(len(judged), written))
         judged.append(outcome)

@@ -76,13 +76,15 @@ class LineResolver:
         self.plan_of = plan_of
         self.lines: dict[str, PolicyLine] = {}
         self._deriving: PolicyLine | None = None
-        self._documents: tuple[list[str], str] | None = None
+        self._documents: tuple[dict[str, Any], str] | None = None
 
-    def documents(self) -> tuple[list[str], str]:
-        """The document ids the request lists, and the same written for the rules engine (once a line)."""
+    def documents(self) -> tuple[dict[str, Any], str]:
+        """The document ids the request lists, as a document's facts (one dict its outcomes
+        share: nothing fills an outcome's facts after it is made) and as written for the
+        rules engine; made once a line."""
         if self._documents is None:
             sent = self.facts.sent_documents()
-            self._documents = (sent, strings(sent))
+            self._documents = ({"documentation": sent}, strings(sent))
         return self._documents
 
     def outcome(self, policy: Policy, node: Node) -> Outcome:
@@ -193,14 +195,21 @@ class LineResolver:
         if day is None:
             outcome.missing, outcome.body = [f"{facts.line_path}.date_of_service"], UNKNOWN
             return outcome
-        total: int | Fraction = facts.quantity if facts.code in node.codes else 0
+        codes, window = node.codes, node.window
+        total: int | Fraction = facts.quantity if facts.code is not None and codes.holds(facts.code) else 0
         undated = []
-        for prior in facts.prior_services():
-            if prior.code not in node.codes:
+        after: dt.date | None = None  # the last day before a day or month window, found once
+        for prior in facts.prior_services():  # their codes are normalized, as ``holds`` wants
+            if not codes.holds(prior.code):
                 continue
             if prior.date is None:
                 undated.append(f"{prior.path}.date")
-            elif in_window(prior.date, day, node.window):
+            elif window.unit in ("d", "m"):
+                if after is None:
+                    after = window_floor(day, window)
+                if after < prior.date <= day:
+                    total += prior.quantity
+            elif in_window(prior.date, day, window):
                 total += prior.quantity
         outcome.facts = {"count": total, "max": node.max, "window": step.window}
         if undated and total <= node.max:
@@ -368,13 +377,18 @@ def in_window(day: dt.date, service_day: dt.date, window: Window) -> bool:
     """Whether a prior service on ``day`` falls in the window ending on the date of service."""
     if day > service_day:
         return False
-    if window.unit == "d":
-        return day > service_day - dt.timedelta(days=window.amount)
-    if window.unit == "m":
-        return day > add_months(service_day, -window.amount)
+    if window.unit in ("d", "m"):
+        return day > window_floor(service_day, window)
     if window.unit == "calendar_year":
         return day.year == service_day.year
     return calendar_months_between(day, service_day) < window.amount
+
+
+def window_floor(service_day: dt.date, window: Window) -> dt.date:
+    """The last day before a window of days or months that ends on the date of service."""
+    if window.unit == "d":
+        return service_day - dt.timedelta(days=window.amount)
+    return add_months(service_day, -window.amount)
 
 
 def prepare(policy: Policy, encoders: Mapping[str, Encoder], parts: int) -> PolicyPlan:
