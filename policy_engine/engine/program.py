@@ -18,7 +18,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from ..facts import DERIVED
-from ..model import Ref
+from ..model import Quantifier, Ref, walk
 from ..values import ABSENT, normalize
 from ..values import UNKNOWN as UNKNOWN_VALUE
 from .outcome import NOT_MET, UNKNOWN, Outcome, new_outcome
@@ -41,6 +41,16 @@ def build(plan: PolicyPlan) -> Program:
         if root is not None:
             _visit(plan, root, order, seen)
     return tuple((step.index, _resolver(step)) for step in order)
+
+
+def in_order(plan: PolicyPlan) -> bool:
+    """Whether, on a new line, the program reaches every node before anything else does:
+    true unless a quantifier's body holds a ref, which reaches its target once per element."""
+    for root in plan.policy.roots():
+        for node in walk(root):
+            if isinstance(node, Quantifier) and any(isinstance(inner, Ref) for inner in walk(node)):
+                return False
+    return True
 
 
 def _visit(plan: PolicyPlan, step: Step, order: list[Step], seen: set[int]) -> None:

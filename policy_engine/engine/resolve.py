@@ -99,16 +99,22 @@ class LineResolver:
         """The outcomes of a version's guard, coverage, documentation and criteria."""
         outcomes: list[Outcome] = self.run(plan).outcomes  # type: ignore[assignment]
         when = outcomes[plan.when.index] if plan.when else None
-        coverage: list[Outcome] = []
-        documentation: list[Outcome] = []
-        for step in plan.coverage:  # loops, not comprehensions: each of those costs a function
-            coverage.append(outcomes[step.index])
-        for step in plan.documentation:
-            documentation.append(outcomes[step.index])
+        pick = outcomes.__getitem__  # mapped, not a loop or a comprehension: each costs a call per item
+        coverage: list[Outcome] = list(map(pick, plan.coverage_at))
+        documentation: list[Outcome] = list(map(pick, plan.documentation_at))
         return when, coverage, documentation, outcomes[plan.criteria.index] if plan.criteria else None
 
     def run(self, plan: PolicyPlan) -> PolicyLine:
         """Resolve every node the version's roots reach: one pass over its program."""
+        line = self.lines.get(plan.key)
+        if line is None and plan.in_order:
+            # A new line whose nodes only the program reaches (refs' targets come before
+            # the refs): none is resolved before its turn.
+            line = self.lines[plan.key] = PolicyLine(plan)
+            outcomes = line.outcomes
+            for index, resolve in plan.program:
+                outcomes[index] = resolve(self, line)
+            return line
         line = self._line(plan)
         outcomes = line.outcomes
         for index, resolve in plan.program:
@@ -395,6 +401,7 @@ def prepare(policy: Policy, encoders: Mapping[str, Encoder], parts: int) -> Poli
     """The version's plan, its steps resolved by this module and its program built."""
     plan = PolicyPlan(policy, encoders, parts, RESOLVERS)
     plan.program = program.build(plan)
+    plan.in_order = program.in_order(plan)
     return plan
 
 
