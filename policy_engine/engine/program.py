@@ -93,6 +93,7 @@ def _leaf(step: Step, read: Reader) -> Resolve:
     ``LineResolver.leaf``'s common path."""
     node, plain, guard = step.node, step.plain, _guard_index(step)
     scalar_types, item_types = step.scalar_types, step.item_types
+    listy = item_types is not None
     # Literal operands: the fact is the value alone, whatever the operator.
     part, encode = step.encoder.part, step.encoder.encode_value  # type: ignore[union-attr]
 
@@ -107,8 +108,8 @@ def _leaf(step: Step, read: Reader) -> Resolve:
                 outcome.missing = [where]
                 outcome.body = UNKNOWN
                 return outcome
-            if type(value) is list:
-                accepted = item_types is not None and set(map(type, value)) <= item_types
+            if listy and type(value) is list:  # a single value's kinds never include a list
+                accepted = set(map(type, value)) <= item_types  # type: ignore[operator]
             else:
                 accepted = type(value) in scalar_types
             if accepted:
