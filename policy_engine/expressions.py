@@ -115,10 +115,11 @@ _KINDS: dict[str, Callable[[Any], bool]] = {
 
 
 def _need(kind: str, value: Any, where: str) -> Any:
-    """Checks a value's type, since facts are never coerced (edge rule 11); numbers exact."""
+    """Checks a value's type, since facts are never coerced (edge rule 11); numbers exact
+    (an int stays an int: it is exact already, and cheaper than a ``Fraction``)."""
     if not _KINDS[kind](value):
         raise ValueTypeError(f"{where} needs {kind}, got {describe(value)}")
-    return values.to_number(value) if kind == "a number" else value
+    return values.exact(value) if kind == "a number" else value
 
 
 def _whole(value: Any, where: str) -> int:
@@ -178,6 +179,8 @@ class _Literal(_Node):
     def _eval(self, env: ExpressionEnv) -> Any:
         return self.value
 
+    evaluate = _eval  # nothing to flag: spares a call per literal
+
 
 class _Path(_Node):
     def __init__(self, path: str) -> None:
@@ -186,6 +189,8 @@ class _Path(_Node):
 
     def _eval(self, env: ExpressionEnv) -> Any:
         return env.lookup(self.path)
+
+    evaluate = _eval  # reading a fact flags through the environment, never raises
 
 
 class _List(_Node):
@@ -245,12 +250,12 @@ class _Call(_Node):
 
 def _arithmetic(op: str, left: Any, right: Any) -> Any:
     if op == "-" and isinstance(left, dt.date) and isinstance(right, dt.date):
-        return Fraction((left - right).days)
+        return (left - right).days
     if isinstance(left, dt.date) and op in "+-":
         raise ValueTypeError(f"'{op}' cannot move a date by a number; use add_days(d, n)")
     a, b = _need("a number", left, f"'{op}'"), _need("a number", right, f"'{op}'")
     if op == "/":
-        return UNKNOWN if b == 0 else a / b  # division by zero is unknown, not invalid
+        return UNKNOWN if b == 0 else Fraction(a) / b  # division by zero is unknown, not invalid
     return a + b if op == "+" else a - b if op == "-" else a * b
 
 
@@ -274,15 +279,17 @@ def _extreme(pick: Callable[..., Any], name: str) -> Callable[..., Any]:
         if kinds not in ({"number"}, {"date"}):
             found = " and ".join(sorted(kinds))
             raise ValueTypeError(f"{name} needs all numbers or all dates, got {found}")
-        return pick(values.to_number(i) if kinds == {"number"} else i for i in items)
+        return pick(values.exact(i) if kinds == {"number"} else i for i in items)
 
     return extreme
 
 
-def _dates(name: str, measure: Callable[[dt.date, dt.date], int]) -> Callable[..., Fraction]:
-    def span(env: ExpressionEnv, start: Any, end: Any) -> Fraction:
-        first = _need("a date", start, f"{name} argument 1")
-        return Fraction(measure(first, _need("a date", end, f"{name} argument 2")))
+def _dates(name: str, measure: Callable[[dt.date, dt.date], int]) -> Callable[..., int]:
+    def span(env: ExpressionEnv, start: Any, end: Any) -> int:
+        if type(start) is not dt.date or type(end) is not dt.date:  # the checks, when not plainly dates
+            start = _need("a date", start, f"{name} argument 1")
+            end = _need("a date", end, f"{name} argument 2")
+        return measure(start, end)
 
     return span
 
@@ -299,8 +306,8 @@ def _shift(name: str, move: Callable[[dt.date, int], dt.date]) -> Callable[..., 
     return shift
 
 
-def _size(kind: str, name: str) -> Callable[..., Fraction]:
-    return lambda env, value: Fraction(len(_need(kind, value, name)))
+def _size(kind: str, name: str) -> Callable[..., int]:
+    return lambda env, value: len(_need(kind, value, name))
 
 
 def _prior(env: ExpressionEnv, codes: Any, name: str) -> list[values.PriorService] | None:
@@ -334,7 +341,7 @@ def _count_services(env: ExpressionEnv, codes: Any, since: Any) -> Any:
     found = _prior(env, codes, "count_services")
     if found is None:
         return UNKNOWN
-    return sum((values.to_number(s.quantity) for s in found if s.date >= start), Fraction(0))
+    return sum((s.quantity for s in found if s.date >= start), 0)  # quantities are exact already
 
 
 def _coalesce(args: tuple[_Node, ...], env: ExpressionEnv) -> Any:
@@ -365,7 +372,7 @@ def _count_if(args: tuple[_Node, ...], env: ExpressionEnv) -> Any:
             unknown = True
         else:
             count += _need("true or false", verdict, "count_if condition")
-    return UNKNOWN if unknown else Fraction(count)
+    return UNKNOWN if unknown else count
 
 
 _STRICT: dict[str, Callable[..., Any]] = {

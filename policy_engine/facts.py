@@ -277,7 +277,11 @@ class FactReader:
 
     def lookup(self, path: str) -> Any:
         """The exact value at a policy path, or ABSENT (noting the request path to ask for)."""
-        value, where, raw, asks, problems = self.locate(fact_path(path))
+        split = fact_path(path)
+        if not self.bindings and split.reading != DERIVED:  # ``locate``'s common case, written out
+            value, where, raw, asks, problems = self.facts.located(split)
+        else:
+            value, where, raw, asks, problems = self.locate(split)
         for problem in problems:
             if problem not in self.invalid:
                 self.invalid.append(problem)

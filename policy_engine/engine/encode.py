@@ -25,6 +25,7 @@ from ..values import ABSENT, normalize_code, normalize_codes, to_number
 _KEPT = 256  # encodings a node remembers; a full table starts again
 _HEADS_KEPT = 512
 _HEADS = tuple(f'{{"id":{index}' for index in range(_HEADS_KEPT))  # a fact's start, by index
+_EXACT_INTS = 2**53  # ints below this in size are exactly doubles (and print as such)
 
 
 def leaf_key(number: int) -> str:
@@ -59,10 +60,10 @@ class Encoder:
         self.texts: dict[Any, str] = {}
         self.encode: Callable[[int, Any, Any], str]
         if isinstance(node, Document):
-            self.encode = self._value
+            self.encode = self.encode_value
         elif isinstance(node, Frequency):
             self.limits = _numbers((node.max,))
-            self.encode = self._value
+            self.encode = self.encode_value
         else:
             assert isinstance(node, Leaf)
             operand = node.operand
@@ -74,9 +75,23 @@ class Encoder:
             self.encode = self._exists if node.op == "exists" else self._leaf
         self.ties = frozenset(approximate for _, approximate in self.limits)
 
-    def _value(self, index: int, value: Any, other: Any = None) -> str:
+    def encode_value(self, index: int, value: Any, other: Any = None) -> str:
+        """A fact for the value alone: a leaf against literals, a document, a frequency total."""
         head = _HEADS[index] if index < _HEADS_KEPT else f'{{"id":{index}'
         kind = type(value)
+        if kind is int:
+            # Below 2**53 its double is exact, so it ties a limit only by being equal to
+            # it, and ``repr`` would write the double as the int's digits and ".0".
+            if -_EXACT_INTS < value < _EXACT_INTS and value not in self.ties:
+                return f"{head}{self.tail}{value}.0}}"
+        elif kind is str or kind is list:  # codes, lists of codes: most were met before
+            text = self.texts.get(tuple(value) if kind is list else value)
+            if text is not None:
+                return head + text
+        return head + self._written(value, kind)
+
+    def _written(self, value: Any, kind: type) -> str:
+        """What follows the index, for a value off ``encode_value``'s quick paths."""
         if kind is int or kind is float:
             # Most numbers are no limit's double: written as they are (``_number`` nudges
             # none of them), adding 0.0 to write -0.0 as the 0.0 its decimal is.
@@ -85,9 +100,9 @@ class Encoder:
             except OverflowError:
                 double = math.nan  # too large an int: ``_number`` knows how to write it
             if double - double == 0 and double not in self.ties:
-                return f"{head}{self.tail}{double_text(double)}}}"
+                return f"{self.tail}{double_text(double)}}}"
         if kind is bool or kind is Fraction:  # True == 1; hashing a Fraction costs more than writing it
-            return head + self._write(value)[0]
+            return self._write(value)[0]
         key = tuple(value) if kind is list else value
         text = self.texts.get(key)
         if text is None:
@@ -96,7 +111,7 @@ class Encoder:
                 if len(self.texts) >= _KEPT:
                     self.texts.clear()
                 self.texts[key] = text
-        return head + text
+        return text
 
     def listed(self, index: int, items: str) -> str:
         """A fact whose value is a list of strings already written (``strings``)."""
@@ -126,7 +141,7 @@ class Encoder:
 
     def _leaf(self, index: int, value: Any, other: Any) -> str:
         if other is None:
-            return self._value(index, value)
+            return self.encode_value(index, value)
         head = (_HEADS[index] if index < _HEADS_KEPT else f'{{"id":{index}') + self.tail
         if isinstance(other, tuple):
             low, high = other

@@ -32,6 +32,7 @@ class Encoder(Protocol):
     part: int
 
     def encode(self, index: int, value: Any, other: Any) -> str: ...
+    def encode_value(self, index: int, value: Any) -> str: ...
 
 
 class Step:
@@ -141,10 +142,13 @@ class PolicyPlan:
         self._steps: dict[int, Step] = {}
         # the nodes' specialised resolvers, in the order a line runs them (``program.build``)
         self.program: tuple[tuple[int, Callable[..., Any]], ...] = ()
+        self.in_order = False  # whether only the program reaches the nodes (``program.in_order``)
         self.when = self.step(policy.when) if policy.when is not None else None
         self.coverage = tuple(self.step(node) for node in policy.coverage)
         self.documentation = tuple(self.step(node) for node in policy.documentation)
         self.criteria = self.step(policy.criteria) if policy.criteria is not None else None
+        self.coverage_at = tuple(step.index for step in self.coverage)  # where a line keeps their outcomes
+        self.documentation_at = tuple(step.index for step in self.documentation)
         for node in policy.nodes.values():
             self.step(node)
 

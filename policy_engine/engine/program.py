@@ -18,7 +18,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from ..facts import DERIVED
-from ..model import Ref
+from ..model import Quantifier, Ref, walk
 from ..values import ABSENT, normalize
 from ..values import UNKNOWN as UNKNOWN_VALUE
 from .outcome import NOT_MET, UNKNOWN, Outcome, new_outcome
@@ -41,6 +41,16 @@ def build(plan: PolicyPlan) -> Program:
         if root is not None:
             _visit(plan, root, order, seen)
     return tuple((step.index, _resolver(step)) for step in order)
+
+
+def in_order(plan: PolicyPlan) -> bool:
+    """Whether, on a new line, the program reaches every node before anything else does:
+    true unless a quantifier's body holds a ref, which reaches its target once per element."""
+    for root in plan.policy.roots():
+        for node in walk(root):
+            if isinstance(node, Quantifier) and any(isinstance(inner, Ref) for inner in walk(node)):
+                return False
+    return True
 
 
 def _visit(plan: PolicyPlan, step: Step, order: list[Step], seen: set[int]) -> None:
@@ -83,7 +93,9 @@ def _leaf(step: Step, read: Reader) -> Resolve:
     ``LineResolver.leaf``'s common path."""
     node, plain, guard = step.node, step.plain, _guard_index(step)
     scalar_types, item_types = step.scalar_types, step.item_types
-    part, encode = step.encoder.part, step.encoder.encode  # type: ignore[union-attr]
+    listy = item_types is not None
+    # Literal operands: the fact is the value alone, whatever the operator.
+    part, encode = step.encoder.part, step.encoder.encode_value  # type: ignore[union-attr]
 
     def resolve(resolver: LineResolver, line: PolicyLine) -> Outcome:
         outcome = new_outcome(node)
@@ -92,14 +104,18 @@ def _leaf(step: Step, read: Reader) -> Resolve:
         found = read(resolver, line)
         if found is not None:
             value, where, raw = found
-            if type(value) is list:
-                accepted = item_types is not None and set(map(type, value)) <= item_types
+            if value is ABSENT:  # what ``general_leaf`` makes of it: unknown, asking for the path
+                outcome.missing = [where]
+                outcome.body = UNKNOWN
+                return outcome
+            if listy and type(value) is list:  # a single value's kinds never include a list
+                accepted = set(map(type, value)) <= item_types  # type: ignore[operator]
             else:
                 accepted = type(value) in scalar_types
             if accepted:
                 outcome.facts = {where: raw}
                 judged = line.judged
-                line.batches[part].append(encode(len(judged), value, None))
+                line.batches[part].append(encode(len(judged), value))
                 judged.append(outcome)
                 outcome.body = NOT_MET  # until the rules engine matches it
                 if plain:
@@ -133,8 +149,7 @@ def _document(step: Step) -> Resolve:
         outcome = new_outcome(node)
         if guard is not None:
             outcome.guard = line.outcomes[guard]
-        sent, written = resolver.documents()
-        outcome.facts = {"documentation": sent}
+        outcome.facts, written = resolver.documents()
         judged = line.judged
         line.batches[part].append(listed(len(judged), written))
         judged.append(outcome)

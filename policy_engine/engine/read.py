@@ -4,8 +4,9 @@
 leaves read a request path of one to three names (``clinical.ahi``, ``diagnoses``)
 or the member's age. A reader made here for such a path does only that walk, and
 hands back ``(value, where, raw)`` for a present value of a kind the engine takes as
-it is, or None, which sends the leaf the general way (absent values, wrongly typed
-values and everything else are explained there).
+it is, ``(ABSENT, where, None)`` for a request path that is absent, or None, which
+sends the leaf the general way (wrongly typed values and everything else are
+explained there).
 
 Floats stay floats: a request's number is the decimal the requester wrote, whose
 double is the float itself, so the encoder writes it as it is and works out the exact
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..facts import AGE, REQUEST, SERVICE, FactPath
-from ..values import age_on, iso_date, normalize, parse_date
+from ..values import ABSENT, age_on, iso_date, normalize, parse_date
 
 if TYPE_CHECKING:
     from .resolve import LineResolver, PolicyLine
@@ -67,6 +68,8 @@ def value_of(raw: Any) -> Any:
 def _top(name: str, where: str) -> Reader:
     def read(resolver: LineResolver, line: PolicyLine) -> Read | None:
         raw = resolver.facts.request.get(name)
+        if raw is None:
+            return ABSENT, where, raw
         value = value_of(raw)
         return None if value is None else (value, where, raw)
 
@@ -76,9 +79,10 @@ def _top(name: str, where: str) -> Reader:
 def _second(first: str, name: str, where: str) -> Reader:
     def read(resolver: LineResolver, line: PolicyLine) -> Read | None:
         parent = resolver.facts.request.get(first)
-        if type(parent) is not dict:
-            return None
-        raw = parent.get(name)
+        # below anything but an object, a name is absent (``LineFacts.located`` says so too)
+        raw = parent.get(name) if type(parent) is dict else None
+        if raw is None:
+            return ABSENT, where, raw
         value = value_of(raw)
         return None if value is None else (value, where, raw)
 
@@ -89,6 +93,8 @@ def _service(name: str, tail: str) -> Reader:
     def read(resolver: LineResolver, line: PolicyLine) -> Read | None:
         facts = resolver.facts
         raw = facts.line.get(name)
+        if raw is None:
+            return ABSENT, facts.line_path + tail, raw
         value = value_of(raw)
         return None if value is None else (value, facts.line_path + tail, raw)
 

@@ -76,13 +76,15 @@ class LineResolver:
         self.plan_of = plan_of
         self.lines: dict[str, PolicyLine] = {}
         self._deriving: PolicyLine | None = None
-        self._documents: tuple[list[str], str] | None = None
+        self._documents: tuple[dict[str, Any], str] | None = None
 
-    def documents(self) -> tuple[list[str], str]:
-        """The document ids the request lists, and the same written for the rules engine (once a line)."""
+    def documents(self) -> tuple[dict[str, Any], str]:
+        """The document ids the request lists, as a document's facts (one dict its outcomes
+        share: nothing fills an outcome's facts after it is made) and as written for the
+        rules engine; made once a line."""
         if self._documents is None:
             sent = self.facts.sent_documents()
-            self._documents = (sent, strings(sent))
+            self._documents = ({"documentation": sent}, strings(sent))
         return self._documents
 
     def outcome(self, policy: Policy, node: Node) -> Outcome:
@@ -97,16 +99,22 @@ class LineResolver:
         """The outcomes of a version's guard, coverage, documentation and criteria."""
         outcomes: list[Outcome] = self.run(plan).outcomes  # type: ignore[assignment]
         when = outcomes[plan.when.index] if plan.when else None
-        coverage: list[Outcome] = []
-        documentation: list[Outcome] = []
-        for step in plan.coverage:  # loops, not comprehensions: each of those costs a function
-            coverage.append(outcomes[step.index])
-        for step in plan.documentation:
-            documentation.append(outcomes[step.index])
+        pick = outcomes.__getitem__  # mapped, not a loop or a comprehension: each costs a call per item
+        coverage: list[Outcome] = list(map(pick, plan.coverage_at))
+        documentation: list[Outcome] = list(map(pick, plan.documentation_at))
         return when, coverage, documentation, outcomes[plan.criteria.index] if plan.criteria else None
 
     def run(self, plan: PolicyPlan) -> PolicyLine:
         """Resolve every node the version's roots reach: one pass over its program."""
+        line = self.lines.get(plan.key)
+        if line is None and plan.in_order:
+            # A new line whose nodes only the program reaches (refs' targets come before
+            # the refs): none is resolved before its turn.
+            line = self.lines[plan.key] = PolicyLine(plan)
+            outcomes = line.outcomes
+            for index, resolve in plan.program:
+                outcomes[index] = resolve(self, line)
+            return line
         line = self._line(plan)
         outcomes = line.outcomes
         for index, resolve in plan.program:
@@ -193,14 +201,21 @@ class LineResolver:
         if day is None:
             outcome.missing, outcome.body = [f"{facts.line_path}.date_of_service"], UNKNOWN
             return outcome
-        total: int | Fraction = facts.quantity if facts.code in node.codes else 0
+        codes, window = node.codes, node.window
+        total: int | Fraction = facts.quantity if facts.code is not None and codes.holds(facts.code) else 0
         undated = []
-        for prior in facts.prior_services():
-            if prior.code not in node.codes:
+        after: dt.date | None = None  # the last day before a day or month window, found once
+        for prior in facts.prior_services():  # their codes are normalized, as ``holds`` wants
+            if not codes.holds(prior.code):
                 continue
             if prior.date is None:
                 undated.append(f"{prior.path}.date")
-            elif in_window(prior.date, day, node.window):
+            elif window.unit in ("d", "m"):
+                if after is None:
+                    after = window_floor(day, window)
+                if after < prior.date <= day:
+                    total += prior.quantity
+            elif in_window(prior.date, day, window):
                 total += prior.quantity
         outcome.facts = {"count": total, "max": node.max, "window": step.window}
         if undated and total <= node.max:
@@ -368,19 +383,25 @@ def in_window(day: dt.date, service_day: dt.date, window: Window) -> bool:
     """Whether a prior service on ``day`` falls in the window ending on the date of service."""
     if day > service_day:
         return False
-    if window.unit == "d":
-        return day > service_day - dt.timedelta(days=window.amount)
-    if window.unit == "m":
-        return day > add_months(service_day, -window.amount)
+    if window.unit in ("d", "m"):
+        return day > window_floor(service_day, window)
     if window.unit == "calendar_year":
         return day.year == service_day.year
     return calendar_months_between(day, service_day) < window.amount
+
+
+def window_floor(service_day: dt.date, window: Window) -> dt.date:
+    """The last day before a window of days or months that ends on the date of service."""
+    if window.unit == "d":
+        return service_day - dt.timedelta(days=window.amount)
+    return add_months(service_day, -window.amount)
 
 
 def prepare(policy: Policy, encoders: Mapping[str, Encoder], parts: int) -> PolicyPlan:
     """The version's plan, its steps resolved by this module and its program built."""
     plan = PolicyPlan(policy, encoders, parts, RESOLVERS)
     plan.program = program.build(plan)
+    plan.in_order = program.in_order(plan)
     return plan
 
 
