@@ -18,6 +18,7 @@ What we measured about the engine decides the shape (docs/decisions/0001):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import weakref
@@ -43,7 +44,7 @@ _SENTINEL = {leaf_key(0): 1}
 # It carries an ``id``, as every fact does (the engine would otherwise hash the fact for
 # one), after its marker and as a string, so its frame is never read as a check's.
 _SENTINEL_TEXT = json.dumps({**_SENTINEL, "id": "s"}, separators=(",", ":"))
-_PROBED: dict[str, bool] = {}  # rule definitions the C core was asked about, and its answer
+_PROBED: dict[bytes, bool] = {}  # rule definitions the C core was asked about, and its answer
 _REVERSED = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte", "ne": "$neq"}
 # The engine hands back each matched fact as the text we sent, inside ``{"m":...}``; a
 # check's fact starts with its index ``id`` (the sentinel's does not). A JSON string cannot
@@ -313,7 +314,10 @@ def _group_rules(conditions: list[dict[str, Any]]) -> list[list[dict[str, Any]]]
 def _accepted(group: list[dict[str, Any]]) -> bool:
     """Whether the C core accepts a rule of these conditions (answers kept: probing costs a ruleset)."""
     definition = engine_json({"r": {"all": [{"m": _either([_SENTINEL, *group])}], "cap": 1000}})
-    known = _PROBED.get(definition)
+    # Kept by digest: each new version adds the texts of all its trial groupings, and a
+    # process that approves versions for years must not keep them all.
+    digest = hashlib.blake2b(definition.encode(), digest_size=16).digest()
+    known = _PROBED.get(digest)
     if known is None:
         try:
             native.delete_ruleset(native.create_ruleset("probe", definition))
@@ -322,7 +326,7 @@ def _accepted(group: list[dict[str, Any]]) -> bool:
             known = False
         if len(_PROBED) >= 10_000:
             _PROBED.clear()
-        _PROBED[definition] = known
+        _PROBED[digest] = known
     return known
 
 

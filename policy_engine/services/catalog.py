@@ -14,6 +14,7 @@ import time
 
 from .. import clock
 from ..engine.evaluator import Evaluator
+from ..engine.memory import return_free_memory
 from ..engine.rules import RulesHost
 from ..model import Policy
 from ..storage.policy_store import PolicyStore
@@ -64,6 +65,7 @@ class PolicyCatalog:
         # worker's memory stays flat however many versions are approved.
         today = clock.now().date()
         self.host.trim(policy for policy in self._evaluator.library if policy.governs(today))
+        return_free_memory()
         if self._generation >= 0:
             log.info("policies reloaded at generation %s", generation)
         self._generation = generation
