@@ -51,8 +51,12 @@ def test_a_trimmed_version_is_compiled_again_when_a_request_needs_it():
     host = RulesHost()
     evaluator = Evaluator(load_policies([POLICIES / "cpap-osa"]), host=host)
     before = decision_dict(evaluator.evaluate(cpap_request()))
+    compiled = host.get("cpap-osa@2")  # the version in effect on the request's date
+    assert compiled is not None
+    assert any(encoder.texts for encoder in compiled.encoders.values())
     host.trim([])
     assert (host.live, host.versions) == (0, 1)  # the layout kept, its rulesets deleted
+    assert not any(encoder.texts for encoder in compiled.encoders.values())
     assert decision_dict(evaluator.evaluate(cpap_request())) == before
     assert host.live == 1
 

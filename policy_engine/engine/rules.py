@@ -115,14 +115,17 @@ class RulesHost:
         self._dropped.append(_identity(policy))
 
     def trim(self, keep: Iterable[Policy]) -> None:
-        """Delete the native rulesets of every version but ``keep`` (superseded ones, say);
-        their layouts stay, and their rulesets are made again if a request needs them."""
+        """Delete the native rulesets of every version but ``keep`` (superseded ones, say),
+        and forget the fact texts their encoders remembered; their layouts stay, and their
+        rulesets are made again if a request needs them."""
         kept = {_identity(policy) for policy in keep}
         with self._lock:
             self._forget_dropped()
             for identity, compiled in self._compiled.items():
-                if compiled.handles and identity not in kept:
+                if identity not in kept:
                     self._unshare(compiled)
+                    for encoder in compiled.encoders.values():
+                        encoder.texts.clear()
 
     def get(self, key: str) -> CompiledPolicy | None:
         """The layout of ``<id>@<version>``, if one is kept."""
