@@ -35,25 +35,18 @@ class PolicyResult:
     def decide(self) -> None:
         # Plain loops rather than comprehensions: this runs for every version on every line.
         missing = self.missing
-        unknown = False
+        unknown = _note_unknown(self.when, missing)
         not_covered: list[Outcome] = []
-        when = self.when
-        if when is not None and when.status == UNKNOWN:
-            unknown = True
-            _extend(missing, decisive_unknowns(when))
         for outcome in self.coverage:
-            if outcome.status == UNKNOWN:
+            if _note_unknown(outcome, missing):
                 unknown = True
-                _extend(missing, decisive_unknowns(outcome))
             elif outcome.status == NOT_MET:
                 not_covered.append(outcome)
         criteria = self.criteria
-        if criteria is not None and criteria.status == UNKNOWN:
+        if _note_unknown(criteria, missing):
             unknown = True
-            _extend(missing, decisive_unknowns(criteria))
         for document in self.documentation:
-            if document.status == UNKNOWN:
-                _extend(missing, decisive_unknowns(document))
+            _note_unknown(document, missing)
         if not_covered:
             self.result, self.failed = "not_covered", not_covered
         elif criteria is not None and criteria.status == NOT_MET:
@@ -117,6 +110,14 @@ def request_status(outcomes: list[str]) -> str:
         return "pended"
     first = outcomes[0]
     return first if outcomes.count(first) == len(outcomes) else "partial"
+
+
+def _note_unknown(outcome: Outcome | None, missing: list[str]) -> bool:
+    """Whether the outcome is unknown; if so, what decides it joins ``missing``."""
+    if outcome is None or outcome.status != UNKNOWN:
+        return False
+    _extend(missing, decisive_unknowns(outcome))
+    return True
 
 
 def _extend(found: list[str], items: list[str]) -> None:

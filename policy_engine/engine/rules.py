@@ -107,7 +107,8 @@ class RulesHost:
         with self._lock:
             self._forget_dropped()
             compiled = self._layout(policy)
-            self._holders[_identity(policy)] = self._holders.get(_identity(policy), 0) + 1
+            identity = _identity(policy)
+            self._holders[identity] = self._holders.get(identity, 0) + 1
             return compiled
 
     def release(self, policy: Policy) -> None:

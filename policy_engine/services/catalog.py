@@ -62,7 +62,7 @@ class PolicyCatalog:
         self._evaluator = Evaluator(self.store.in_force(), host=self.host)
         # Superseded versions keep their layout but give back their native rulesets
         # (made again if a request for an earlier date of service reaches one), so a
-        # worker's memory stays flat however many versions are approved.
+        # worker's native memory does not grow with the versions approved.
         today = clock.now().date()
         self.host.trim(policy for policy in self._evaluator.library if policy.governs(today))
         return_free_memory()
