@@ -59,11 +59,12 @@ class PolicyCatalog:
                 self._load(generation)
 
     def _load(self, generation: int) -> None:
-        self._evaluator = Evaluator(self.store.in_force(), host=self.host)
-        # Superseded versions keep their layout but give back their native rulesets
-        # (made again if a request for an earlier date of service reaches one), so a
-        # worker's native memory does not grow with the versions approved.
+        # Versions whose period has ended are kept light and planned on demand (a few at
+        # a time); superseded ones keep their layout but give back their native rulesets
+        # (made again if a request for an earlier date of service reaches one). So a
+        # worker's memory does not grow with the versions approved.
         today = clock.now().date()
+        self._evaluator = Evaluator(self.store.in_force(today), host=self.host, past_before=today)
         self.host.trim(policy for policy in self._evaluator.library if policy.governs(today))
         return_free_memory()
         if self._generation >= 0:

@@ -13,7 +13,8 @@ from ..loader import link_versions, parse_policy_text
 from ..model import Policy
 from ..storage.decision_log import DecisionLog
 from ..storage.models import PolicyEvent, PolicyVersionRecord
-from ..storage.policy_store import Change, PolicyStore, parse_records
+from ..storage.past_versions import parse_records
+from ..storage.policy_store import Change, PolicyStore
 from ..storage.tokens import Actor
 from ..values import normalize_code
 from .authorizations import iso
@@ -161,7 +162,7 @@ class PolicyReview:
 
     @staticmethod
     def _policy(record: PolicyVersionRecord) -> Policy:
-        return parse_records([record])[0]
+        return parse_records([record], today=dt.date.min)[0]  # parsed whole, whatever its period
 
     def _check_periods(self, candidate: Policy) -> None:
         """The candidate among the versions in force: ordered dates, no overlaps, refs resolve."""

@@ -7,9 +7,7 @@ the history always says who did what, when and why.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,11 +15,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..errors import PolicyConflict, PolicyInvalid
-from ..loader import link_versions, load_policies, parse_policy_text
+from .. import clock
+from ..errors import PolicyConflict
+from ..loader import load_policies
 from ..model import Policy
 from .database import Database
 from .models import PolicyEvent, PolicyVersionRecord
+from .past_versions import parse_records
 
 # Superseded and retired versions still govern their own period (retired ones up to retired_on).
 IN_FORCE = ("approved", "superseded", "retired")
@@ -150,13 +150,14 @@ class PolicyStore:
                 )
             )
 
-    def in_force(self) -> list[Policy]:
-        """Every approved version (current, superseded or retired), linked into effective periods."""
+    def in_force(self, today: dt.date | None = None) -> list[Policy]:
+        """Every approved version (current, superseded or retired), linked into effective
+        periods; those that ended before ``today`` (by default, today) kept light."""
         with self.database.session() as session:
             rows = session.scalars(
                 select(PolicyVersionRecord).where(PolicyVersionRecord.state.in_(IN_FORCE))
             ).all()
-        return parse_records(list(rows))
+        return parse_records(list(rows), today or clock.now().date())
 
     def versions(self, keys: list[tuple[str, int]]) -> list[Policy]:
         """Exactly the named versions (for replay), whatever their state."""
@@ -167,7 +168,9 @@ class PolicyStore:
                     PolicyVersionRecord.policy_id.in_({policy_id for policy_id, _ in wanted})
                 )
             ).all()
-        return parse_records([row for row in rows if (row.policy_id, row.version) in wanted])
+        return parse_records(
+            [row for row in rows if (row.policy_id, row.version) in wanted], clock.now().date()
+        )
 
     def generation(self) -> int:
         """Grows with every change to any policy: workers compare it to know when to reload."""
@@ -183,24 +186,6 @@ class PolicyStore:
     def count(self) -> int:
         with self.database.session() as session:
             return session.scalar(select(func.count()).select_from(PolicyVersionRecord)) or 0
-
-
-def parse_records(rows: list[PolicyVersionRecord]) -> list[Policy]:
-    """Stored versions as policies, with effective periods linked and retirements applied."""
-    policies = [dataclasses.replace(_parsed(row.source, row.source_path), ends=None) for row in rows]
-    problems = link_versions(policies)
-    if problems:
-        raise PolicyInvalid(problems)
-    for row, policy in zip(rows, policies, strict=True):
-        if row.retired_on is not None:
-            policy.ends = row.retired_on if policy.ends is None else min(policy.ends, row.retired_on)
-    return policies
-
-
-@functools.lru_cache(maxsize=256)
-def _parsed(source: str, path: str) -> Policy:
-    """A version's text parses to the same policy every time; copies get their own period."""
-    return parse_policy_text(source, path)
 
 
 def _find(session: Session, policy_id: str, version: int) -> PolicyVersionRecord | None:

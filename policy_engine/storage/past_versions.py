@@ -1,0 +1,96 @@
+"""Stored versions as policies, the ones whose period has ended kept light.
+
+A worker keeps every approved version, since a line is judged by the version in effect
+on its date of service, however old. Kept parsed, each would cost its whole tree
+(tens of kilobytes) for as long as the process lives, so a worker would grow with
+every approval. A version whose period ended before today is rarely asked for: it is
+kept as its text, period and codes (what choosing a version needs), and parsed again
+when a line first reaches it; a few such parsed forms are cached. The versions in effect
+or to come are parsed once and kept while they are: each reading of the versions in
+force keeps exactly its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+from typing import Any, cast
+
+from ..errors import PolicyInvalid
+from ..loader import link_versions, parse_policy_text
+from ..model import Policy
+from ..values import CodeSet
+from .models import PolicyVersionRecord
+
+PAST_PARSED = 16  # parsed forms of ended versions, the most recently used
+CODES = 4096  # code sets kept, a few hundred bytes each
+
+
+class PastVersion:
+    """A version whose period has ended: what choosing a version reads is at hand; every
+    other attribute is its parsed policy's, parsed on first use and not kept by this object."""
+
+    governs = Policy.governs
+    key = Policy.key
+
+    def __init__(self, row: PolicyVersionRecord) -> None:
+        self.id, self.version, self.sha256 = row.policy_id, row.version, row.sha256
+        self.effective, self.expires = row.effective, row.expires
+        self.source, self.file = row.source, row.source_path
+        self.ends: dt.date | None = None
+        self.services: CodeSet | None = None  # set once the version is known to have ended
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy and pickle look for these before __init__ has run
+            raise AttributeError(name)
+        return getattr(_parsed_past(self.source, self.file), name)
+
+    def __repr__(self) -> str:
+        return f"PastVersion({self.key})"
+
+
+def parse_records(rows: list[PolicyVersionRecord], today: dt.date) -> list[Policy]:
+    """Stored versions as policies, with effective periods linked and retirements applied;
+    those whose period ended before ``today`` as ``PastVersion``s."""
+    global _current
+    versions = [PastVersion(row) for row in rows]
+    problems = link_versions(cast(list[Policy], versions))
+    if problems:
+        raise PolicyInvalid(problems)
+    for row, version in zip(rows, versions, strict=True):
+        if row.retired_on is not None:
+            version.ends = row.retired_on if version.ends is None else min(version.ends, row.retired_on)
+    parsed: dict[str, Policy] = {}
+    policies: list[Policy] = []
+    for version in versions:
+        if version.ends is not None and version.ends < today:
+            version.services = _codes(version)
+            policies.append(cast(Policy, version))
+            continue
+        policy = _current.get(version.sha256) or parse_policy_text(version.source, version.file)
+        parsed[version.sha256] = policy
+        _code_sets.setdefault(version.sha256, policy.services)
+        policies.append(dataclasses.replace(policy, ends=version.ends))
+    _current = parsed
+    return policies
+
+
+_current: dict[str, Policy] = {}  # by content hash: the versions not ended at the last reading
+
+
+@functools.lru_cache(maxsize=PAST_PARSED)
+def _parsed_past(source: str, path: str) -> Policy:
+    return parse_policy_text(source, path)
+
+
+_code_sets: dict[str, CodeSet] = {}  # by content hash, so a reload need not parse ended versions
+
+
+def _codes(version: PastVersion) -> CodeSet:
+    codes = _code_sets.get(version.sha256)
+    if codes is None:
+        if len(_code_sets) >= CODES:
+            _code_sets.clear()
+        codes = _code_sets[version.sha256] = parse_policy_text(version.source, version.file).services
+    return codes
