@@ -131,8 +131,14 @@ def load_policies(paths: Iterable[str | Path], limits: PolicyLimits | None = Non
     return policies
 
 
-def link_versions(policies: list[Policy]) -> list[Problem]:
-    """Set each version's last date (edge rule 1) and report overlaps and duplicates."""
+def link_versions(policies: list[Policy], refs_of: Iterable[Policy] | None = None) -> list[Problem]:
+    """Set each version's last date (edge rule 1) and report overlaps, duplicates, and
+    references to other policies that resolve in none of their versions.
+
+    ``refs_of``: the versions whose references are checked (all by default). Another
+    version can only add nodes, never remove one, so a version's references, once they
+    resolved, stay resolved: stored versions need no second look.
+    """
     problems: list[Problem] = []
     by_id: dict[str, list[Policy]] = {}
     for policy in policies:
@@ -176,11 +182,11 @@ def link_versions(policies: list[Policy]) -> list[Problem]:
             else:
                 earlier.ends = earlier.expires
         versions[-1].ends = versions[-1].expires
-    problems += _check_cross_refs(policies, by_id)
+    problems += _check_cross_refs(policies if refs_of is None else refs_of, by_id)
     return problems
 
 
-def _check_cross_refs(policies: list[Policy], by_id: dict[str, list[Policy]]) -> list[Problem]:
+def _check_cross_refs(policies: Iterable[Policy], by_id: dict[str, list[Policy]]) -> list[Problem]:
     problems = []
     for policy in policies:
         for root in policy.roots():
@@ -196,7 +202,7 @@ def _check_cross_refs(policies: list[Policy], by_id: dict[str, list[Policy]]) ->
                                 f"refers to policy '{node.policy}', which is not loaded",
                             )
                         )
-                    elif not any(node.target in other.nodes for other in targets):
+                    elif not any(node.target in other.nodes for other in reversed(targets)):
                         problems.append(
                             Problem(
                                 policy.file,

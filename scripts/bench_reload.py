@@ -1,7 +1,7 @@
 """Approve many successive policy versions under load; nothing may fail, every decision must
 cite the version in effect on its date, and worker memory must stay flat.
 
-Usage: .venv/bin/python scripts/bench_reload.py [--versions 50] [--clients 2] [--workers 3]
+Usage: .venv/bin/python scripts/bench_reload.py [--versions 150] [--clients 2] [--workers 3]
        [--database postgresql://postgres@127.0.0.1:5432/test]
 
 It starts the service (gunicorn) on a database of its own, drives CPAP requests whose dates
@@ -91,7 +91,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--versions", type=int, default=50)
+    parser.add_argument("--versions", type=int, default=150)
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/test")
@@ -158,8 +158,11 @@ def main() -> None:
         print("worker RSS MiB before: " + ", ".join(f"{x:.1f}" for x in rss_before))
         print("worker RSS MiB after:  " + ", ".join(f"{x:.1f}" for x in rss_after))
         print("largest worker RSS MiB by approvals: " + ", ".join(f"{n}: {mib:.1f}" for n, mib in marks))
-        if len(marks) > 2:  # the slope after the first ten, which include the workers' warm-up
-            (first, low), (last, high) = marks[1], marks[-1]
+        # The slope once the bounded caches of ended versions have filled (after 50
+        # approvals when there are enough of them, else after the workers' warm-up).
+        start = next((i for i, (n, _) in enumerate(marks) if n >= 50 and i < len(marks) - 2), 1)
+        if len(marks) > start + 1:
+            (first, low), (last, high) = marks[start], marks[-1]
             slope = (high - low) / (last - first) * 100
             print(f"  growth after the first {first} approvals: {slope:.1f} MiB per 100 approvals")
             record("reload.worker_rss_mib_per_100_approvals", slope)

@@ -24,7 +24,7 @@ from .resolve import LineResolver, prepare
 from .rules import RulesHost
 
 ENGINE_VERSION = f"policy-engine {__version__} (durable-rules 2.0.28)"
-PAST_PLANS = 16  # plans of versions whose period has ended, kept per evaluator
+PAST_PLANS = 8  # plans of versions whose period has ended, kept per evaluator
 
 
 @dataclass

@@ -166,8 +166,11 @@ class PolicyReview:
 
     def _check_periods(self, candidate: Policy) -> None:
         """The candidate among the versions in force: ordered dates, no overlaps, refs resolve."""
-        before = set(link_versions([p for p in self.store.in_force() if p.key != candidate.key]))
-        after = link_versions([*[p for p in self.store.in_force() if p.key != candidate.key], candidate])
+        others = [p for p in self.store.in_force() if p.key != candidate.key]
+        before = set(link_versions(others, refs_of=()))
+        after = link_versions(
+            [*[p for p in self.store.in_force() if p.key != candidate.key], candidate], [candidate]
+        )
         caused = [problem for problem in after if problem not in before]
         if caused:
             raise PolicyInvalid(caused)

@@ -23,7 +23,7 @@ from ..model import Policy
 from ..values import CodeSet
 from .models import PolicyVersionRecord
 
-PAST_PARSED = 16  # parsed forms of ended versions, the most recently used
+PAST_PARSED = 8  # parsed forms of ended versions, the most recently used
 CODES = 4096  # code sets kept, a few hundred bytes each
 
 
@@ -50,12 +50,16 @@ class PastVersion:
         return f"PastVersion({self.key})"
 
 
-def parse_records(rows: list[PolicyVersionRecord], today: dt.date) -> list[Policy]:
+def parse_records(rows: list[PolicyVersionRecord], today: dt.date, keep: bool = False) -> list[Policy]:
     """Stored versions as policies, with effective periods linked and retirements applied;
-    those whose period ended before ``today`` as ``PastVersion``s."""
+    those whose period ended before ``today`` as ``PastVersion``s.
+
+    ``keep``: remember the parsed forms of the others, and only those, for the next
+    reading (set when ``rows`` are all the versions in force).
+    """
     global _current
     versions = [PastVersion(row) for row in rows]
-    problems = link_versions(cast(list[Policy], versions))
+    problems = link_versions(cast(list[Policy], versions), refs_of=())  # checked when stored
     if problems:
         raise PolicyInvalid(problems)
     for row, version in zip(rows, versions, strict=True):
@@ -72,11 +76,12 @@ def parse_records(rows: list[PolicyVersionRecord], today: dt.date) -> list[Polic
         parsed[version.sha256] = policy
         _code_sets.setdefault(version.sha256, policy.services)
         policies.append(dataclasses.replace(policy, ends=version.ends))
-    _current = parsed
+    if keep:
+        _current = parsed
     return policies
 
 
-_current: dict[str, Policy] = {}  # by content hash: the versions not ended at the last reading
+_current: dict[str, Policy] = {}  # by content hash: the versions in force not ended, as last read
 
 
 @functools.lru_cache(maxsize=PAST_PARSED)

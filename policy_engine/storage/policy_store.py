@@ -157,7 +157,7 @@ class PolicyStore:
             rows = session.scalars(
                 select(PolicyVersionRecord).where(PolicyVersionRecord.state.in_(IN_FORCE))
             ).all()
-        return parse_records(list(rows), today or clock.now().date())
+        return parse_records(list(rows), today or clock.now().date(), keep=True)
 
     def versions(self, keys: list[tuple[str, int]]) -> list[Policy]:
         """Exactly the named versions (for replay), whatever their state."""
