@@ -292,3 +292,17 @@ def test_an_approval_frees_the_rulesets_of_superseded_versions(client, backend, 
     assert not rulesets("cpap-osa@2")  # v2 ended on 2025-05-31: its rulesets are deleted
     again = _line(client, submitter, "2025-03-10", 31, "still-v2")
     assert again["policies"][0]["version"] == 2 and rulesets("cpap-osa@2")
+
+
+def _referring_to(node: str) -> str:
+    """cpap-osa v3 whose diagnosis criterion refers to a node of lumbar-mri."""
+    leaf = "      fact: diagnoses\n      any_prefix: [G47.33]"
+    assert leaf in cpap_v3()
+    return cpap_v3().replace(leaf, f"      ref: {{policy: lumbar-mri, node: {node}}}", 1)
+
+
+def test_a_draft_referring_to_another_policys_missing_node_is_refused(client, author):
+    refused = submit_draft(client, author, _referring_to("no-such-node"))
+    assert refused.status_code == 422
+    assert "policy 'lumbar-mri' has no node 'no-such-node'" in str(refused.get_json()["errors"])
+    assert submit_draft(client, author, _referring_to("red-flags")).status_code == 201
