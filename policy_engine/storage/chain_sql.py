@@ -55,14 +55,18 @@ _HASHES_OK = f"""coalesce(CASE WHEN content_hash IS NULL THEN {_sha256(canonical
          AND {_sha256("prev_hash || content_hash")} = entry_hash END, false)"""
 
 # One chunk: the entries with ``low <= seq <= high``, each hashed and linked to the one
-# before it in the chunk; only those that fail, the first and the last come back.
+# before it in the chunk; only those that fail, the first and the last come back. The
+# hashes are computed below the window (``OFFSET 0`` keeps the planner from moving them
+# up), so the rows the window buffers are narrow, not whole entries with their documents.
 CHECK = text(f"""
 SELECT seq, entry_id, prev_hash, entry_hash, before_seq, before_hash, ok, position FROM (
     SELECT seq, entry_id, prev_hash, entry_hash,
            lag(seq) OVER w AS before_seq, lag(entry_hash) OVER w AS before_hash,
-           row_number() OVER w AS position, lead(seq) OVER w IS NULL AS last,
-           {_HASHES_OK} AS ok
-    FROM decision_log WHERE seq BETWEEN :low AND :high
+           row_number() OVER w AS position, lead(seq) OVER w IS NULL AS last, ok
+    FROM (
+        SELECT seq, entry_id, prev_hash, entry_hash, {_HASHES_OK} AS ok
+        FROM decision_log WHERE seq BETWEEN :low AND :high OFFSET 0
+    ) AS hashed
     WINDOW w AS (ORDER BY seq)
 ) AS checked
 WHERE NOT ok OR before_seq IS NULL OR seq <> before_seq + 1 OR prev_hash <> before_hash
