@@ -50,6 +50,7 @@ def test_only_versions_ended_before_today_are_kept_light(store):
     past = next(policy for policy in policies if policy.key == "cpap-osa@1")
     assert past.governs(dt.date(2024, 12, 31)) and not past.governs(dt.date(2025, 1, 1))
     assert past.title and past.criteria is not None  # the rest is parsed when read
+    assert past.source == (POLICIES / "cpap-osa" / "v1.yaml").read_text()  # read from the store
 
 
 def test_light_versions_judge_every_bundled_case_as_the_parsed_ones(store):

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import clock
-from ..errors import PolicyConflict
+from ..errors import NotFound, PolicyConflict
 from ..loader import load_policies
 from ..model import Policy
 from .database import Database
@@ -157,7 +157,7 @@ class PolicyStore:
             rows = session.scalars(
                 select(PolicyVersionRecord).where(PolicyVersionRecord.state.in_(IN_FORCE))
             ).all()
-        return parse_records(list(rows), today or clock.now().date(), keep=True)
+        return parse_records(list(rows), today or clock.now().date(), keep=True, read=self.source)
 
     def versions(self, keys: list[tuple[str, int]]) -> list[Policy]:
         """Exactly the named versions (for replay), whatever their state."""
@@ -171,6 +171,18 @@ class PolicyStore:
         return parse_records(
             [row for row in rows if (row.policy_id, row.version) in wanted], clock.now().date()
         )
+
+    def source(self, policy_id: str, version: int) -> str:
+        """A stored version's text (versions are never deleted or changed once stored)."""
+        with self.database.session() as session:
+            text = session.scalar(
+                select(PolicyVersionRecord.source).where(
+                    PolicyVersionRecord.policy_id == policy_id, PolicyVersionRecord.version == version
+                )
+            )
+        if text is None:
+            raise NotFound(f"no version {version} of policy '{policy_id}'")
+        return text
 
     def generation(self) -> int:
         """Grows with every change to any policy: workers compare it to know when to reload."""
