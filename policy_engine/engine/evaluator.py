@@ -114,7 +114,7 @@ class Evaluator:
                 self._held.append(policy)
                 plan = self._plans[identity] = prepare(policy, compiled.encoders, len(compiled.texts))
             if self._is_past(policy):
-                self._past[identity] = policy
+                self._past[identity] = plan.policy  # the very object held
                 self._past.move_to_end(identity)
                 if len(self._past) > PAST_PLANS:
                     self._forget_plan(*self._past.popitem(last=False))
