@@ -212,6 +212,10 @@ class Policy:
     def governs(self, day: dt.date) -> bool:
         return self.effective <= day and (self.ends is None or day <= self.ends)
 
+    def ended_before(self, day: dt.date) -> bool:
+        """Whether the version's period was over before ``day`` (superseded or retired)."""
+        return self.ends is not None and self.ends < day
+
     def roots(self) -> tuple[Node, ...]:
         """Every top-level tree: the guard, coverage, documentation and criteria."""
         top = [*self.coverage, *self.documentation]

@@ -121,7 +121,7 @@ class Evaluator:
         return plan
 
     def _is_past(self, policy: Policy) -> bool:
-        return self.past_before is not None and policy.ends is not None and policy.ends < self.past_before
+        return self.past_before is not None and policy.ended_before(self.past_before)
 
     def _forget_plan(self, identity: tuple[str, str], policy: Policy) -> None:
         """Drop a plan; a line being judged with it finishes, its rulesets made again if need be."""

@@ -166,11 +166,11 @@ class PolicyReview:
 
     def _check_periods(self, candidate: Policy) -> None:
         """The candidate among the versions in force: ordered dates, no overlaps, refs resolve."""
+        # Linking reads only versions, dates and nodes (it rewrites each version's last day),
+        # so the same versions serve both links.
         others = [p for p in self.store.in_force() if p.key != candidate.key]
         before = set(link_versions(others, refs_of=()))
-        after = link_versions(
-            [*[p for p in self.store.in_force() if p.key != candidate.key], candidate], [candidate]
-        )
+        after = link_versions([*others, candidate], refs_of=[candidate])
         caused = [problem for problem in after if problem not in before]
         if caused:
             raise PolicyInvalid(caused)

@@ -36,6 +36,7 @@ class PastVersion:
     other attribute is its parsed policy's, parsed on first use and not kept by this object."""
 
     governs = Policy.governs
+    ended_before = Policy.ended_before
     key = Policy.key
 
     def __init__(self, row: PolicyVersionRecord, read: Reader | None = None) -> None:
@@ -79,13 +80,16 @@ def parse_records(
     parsed: dict[str, Policy] = {}
     policies: list[Policy] = []
     for row, version in zip(rows, versions, strict=True):
-        if version.ends is not None and version.ends < today:
-            version.services = _codes(row)
+        if version.ended_before(today):
+            codes = _code_sets.get(row.sha256)
+            if codes is None:
+                codes = _keep_codes(row.sha256, parse_policy_text(row.source, version.file))
+            version.services = codes
             policies.append(cast(Policy, version))
             continue
         policy = _current.get(version.sha256) or parse_policy_text(row.source, version.file)
         parsed[version.sha256] = policy
-        _code_sets.setdefault(version.sha256, policy.services)
+        _keep_codes(version.sha256, policy)
         policies.append(dataclasses.replace(policy, ends=version.ends))
     if keep:
         _current = parsed
@@ -116,10 +120,9 @@ def _parsed_past(version: PastVersion) -> Policy:
 _code_sets: dict[str, CodeSet] = {}  # by content hash, so a reload need not parse ended versions
 
 
-def _codes(row: PolicyVersionRecord) -> CodeSet:
-    codes = _code_sets.get(row.sha256)
-    if codes is None:
-        if len(_code_sets) >= CODES:
-            _code_sets.clear()
-        codes = _code_sets[row.sha256] = parse_policy_text(row.source, row.source_path).services
+def _keep_codes(sha256: str, policy: Policy) -> CodeSet:
+    """Remember the codes a version applies to, for when it has ended."""
+    if len(_code_sets) >= CODES:
+        _code_sets.clear()
+    codes = _code_sets[sha256] = policy.services
     return codes

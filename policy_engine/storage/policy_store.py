@@ -174,15 +174,10 @@ class PolicyStore:
 
     def source(self, policy_id: str, version: int) -> str:
         """A stored version's text (versions are never deleted or changed once stored)."""
-        with self.database.session() as session:
-            text = session.scalar(
-                select(PolicyVersionRecord.source).where(
-                    PolicyVersionRecord.policy_id == policy_id, PolicyVersionRecord.version == version
-                )
-            )
-        if text is None:
+        record = self.record(policy_id, version)
+        if record is None:
             raise NotFound(f"no version {version} of policy '{policy_id}'")
-        return text
+        return record.source
 
     def generation(self) -> int:
         """Grows with every change to any policy: workers compare it to know when to reload."""
