@@ -305,4 +305,5 @@ def test_a_draft_referring_to_another_policys_missing_node_is_refused(client, au
     refused = submit_draft(client, author, _referring_to("no-such-node"))
     assert refused.status_code == 422
     assert "policy 'lumbar-mri' has no node 'no-such-node'" in str(refused.get_json()["errors"])
+    assert client.get(f"{BASE}/cpap-osa/versions/3", headers=author).status_code == 404  # nothing stored
     assert submit_draft(client, author, _referring_to("red-flags")).status_code == 201
