@@ -50,7 +50,12 @@ LINE_COLUMNS = (
 )
 POLICY_COLUMNS = ("seq", "line", "policy_id", "policy_version")
 ORGANIZATIONS = [f"provider-group-{n}" for n in range(1, 9)]
-AUTH, DUE = "\x00AUTH{}\x00", "\x00DUE\x00"
+AUTH, DUE = "\x00AUTH{}\x00", "\x00DUE\x00"  # in a result's values, where no real text has NUL
+
+
+def _as_text(placeholder: str) -> str:
+    """A placeholder as it appears in canonical JSON text (NUL escaped as \\u0000)."""
+    return canonical_json(placeholder)[1:-1]
 
 
 class Template:
@@ -85,12 +90,12 @@ class Template:
             line = dict(line)
             if line["outcome"] == "approved":
                 number = authorization_number(decision_id, line["line"], received)
-                text = text.replace(AUTH.format(line["line"]), number)
+                text = text.replace(_as_text(AUTH.format(line["line"])), number)
                 line["authorization_number"] = number
             elif line["outcome"] == "pended":
                 line["due_by"] = dt.datetime.fromisoformat(due.replace("Z", "+00:00"))
             lines.append(line)
-        return text.replace(DUE, due), lines
+        return text.replace(_as_text(DUE), due), lines
 
 
 def templates() -> list[Template]:
