@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -27,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from policy_engine.app import create_app  # noqa: E402
 from scripts.figures import record  # noqa: E402
+from scripts.process_cpu import CpuMeter, named  # noqa: E402
 
 CLI = str(ROOT / ".venv" / "bin" / "policy-engine")
 # A child that runs a command and prints its peak resident memory (KiB) last.
@@ -131,13 +133,30 @@ def bench_export(fmt: str, *filters: str) -> None:
 
 
 def bench_verify() -> None:
+    meter = CpuMeter(database=lambda: named("postgres"))
+    meter.start()
+    command_cpu = _children_cpu()
     elapsed, rss, output = measured("audit", "verify", "--no-progress")
+    spent = {**meter.stop(), "command": _children_cpu() - command_cpu}
     entries = int(output.split()[1])
     rate = entries / elapsed
     print(f"verify: {output[:40]}...")
     print(f"  {entries} entries in {elapsed:.1f} s = {rate:,.0f} rows/s, peak RSS {rss:.1f} MiB")
+    per = {part: seconds / max(entries, 1) * 1e6 for part, seconds in spent.items()}
+    total = sum(per.values())
+    parts = ", ".join(f"{part} {us:.1f} us" for part, us in per.items())
+    print(f"  CPU per entry: {parts}; total {total:.1f} us")
+    print(f"  at that cost, {os.cpu_count()} cores allow at most {os.cpu_count() * 1e6 / total:,.0f} rows/s")
     record("audit.verify_rows_per_s", rate)
     record("audit.verify_peak_mib", rss)
+    record("audit.verify_cpu_us_per_entry", total)
+    record("audit.verify_cpu_ceiling_rows_per_s", os.cpu_count() * 1e6 / total)
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (the measured commands)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:

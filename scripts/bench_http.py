@@ -26,6 +26,7 @@ import time
 import urllib.parse
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -34,6 +35,7 @@ from policy_engine.api.schemas import AuthorizationRequestSchema  # noqa: E402
 from policy_engine.testing import find_test_files, load_cases  # noqa: E402
 from policy_engine.values import to_json  # noqa: E402
 from scripts.figures import record  # noqa: E402
+from scripts.process_cpu import CpuMeter, children, named  # noqa: E402
 from scripts.throwaway_service import Service  # noqa: E402
 
 
@@ -59,6 +61,7 @@ def client_loop(url: str, token: str, requests: list[dict], seconds: float, queu
     target = urllib.parse.urlsplit(url)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     latencies, statuses, ids = [], {}, []
+    cpu_at_start = time.process_time()
     bodies = [json.dumps(r).split('"request_id": "x"') for r in requests]
     connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
     deadline = time.perf_counter() + seconds
@@ -82,10 +85,18 @@ def client_loop(url: str, token: str, requests: list[dict], seconds: float, queu
         if response.status == 201:
             ids.append(data[data.index(b'"decision_id"') :].split(b'"')[3].decode())
     connection.close()
-    queue.put((latencies, statuses, ids))
+    queue.put((latencies, statuses, ids, time.process_time() - cpu_at_start))
 
 
-def drive(url: str, token: str, clients: int, seconds: float) -> tuple[list[float], dict, list[str], float]:
+class Run(NamedTuple):
+    latencies: list[float]
+    statuses: dict
+    ids: list[str]
+    elapsed: float
+    client_cpu: float  # seconds of CPU the load generator spent
+
+
+def drive(url: str, token: str, clients: int, seconds: float) -> Run:
     requests = realistic_requests()
     queue: multiprocessing.Queue = multiprocessing.Queue()
     processes = [
@@ -101,21 +112,36 @@ def drive(url: str, token: str, clients: int, seconds: float) -> tuple[list[floa
         process.join()
     latencies = sorted(x for r in results for x in r[0])
     statuses: dict[int, int] = {}
-    for _, counts, _ in results:
+    for _, counts, _, _ in results:
         for status, count in counts.items():
             statuses[status] = statuses.get(status, 0) + count
-    return latencies, statuses, [i for r in results for i in r[2]], elapsed
+    ids = [i for r in results for i in r[2]]
+    return Run(latencies, statuses, ids, elapsed, sum(r[3] for r in results))
 
 
-def report(latencies: list[float], statuses: dict, elapsed: float, clients: int) -> None:
-    created = statuses.get(201, 0)
-    print(f"clients {clients}, {elapsed:.1f} s, responses {dict(sorted(statuses.items(), key=str))}")
-    print(f"logged decisions/s {created / elapsed:8.0f}")
-    p50, p99 = statistics.median(latencies), latencies[int(len(latencies) * 0.99)]
+def report(run: Run, clients: int) -> None:
+    created = run.statuses.get(201, 0)
+    print(f"clients {clients}, {run.elapsed:.1f} s, responses {dict(sorted(run.statuses.items(), key=str))}")
+    print(f"logged decisions/s {created / run.elapsed:8.0f}")
+    p50, p99 = statistics.median(run.latencies), run.latencies[int(len(run.latencies) * 0.99)]
     print(f"latency p50 {p50 * 1e3:6.1f} ms   p99 {p99 * 1e3:6.1f} ms")
-    record("http.decisions_per_s", created / elapsed)
+    record("http.decisions_per_s", created / run.elapsed)
     record("http.p50_ms", p50 * 1e3)
     record("http.p99_ms", p99 * 1e3)
+
+
+def report_cpu(spent: dict[str, float], decisions: int) -> None:
+    """CPU per logged decision by part, and the rate the machine's cores allow at that cost."""
+    per = {part: seconds / max(decisions, 1) * 1e3 for part, seconds in spent.items()}
+    total = sum(per.values())
+    parts = ", ".join(f"{part} {ms:.2f} ms" for part, ms in per.items())
+    print(f"CPU per logged decision: {parts}; total {total:.2f} ms")
+    print(
+        f"at that cost, {os.cpu_count()} cores allow at most {os.cpu_count() * 1e3 / total:,.0f} decisions/s"
+    )
+    for part, ms in per.items():
+        record(f"http.cpu_ms.{part.replace(' ', '_')}", ms)
+    record("http.cpu_ceiling_per_s", os.cpu_count() * 1e3 / total)
 
 
 def main() -> None:
@@ -130,15 +156,18 @@ def main() -> None:
     parser.add_argument("--token")
     args = parser.parse_args()
     if args.url:
-        latencies, statuses, _, elapsed = drive(args.url, args.token, args.clients, args.seconds)
-        report(latencies, statuses, elapsed, args.clients)
+        report(drive(args.url, args.token, args.clients, args.seconds), args.clients)
         return
     with Service(args.database, args.workers) as service:
         print(f"service: gunicorn, {args.workers} workers, {service.where}; {os.cpu_count()} cores")
         drive(service.url, service.submitter, args.clients, 2)  # warm-up, not counted
-        latencies, statuses, ids, elapsed = drive(service.url, service.submitter, args.clients, args.seconds)
-        report(latencies, statuses, elapsed, args.clients)
-        service.check(set(ids))
+        meter = CpuMeter(service=lambda: children(service.process.pid), database=lambda: named("postgres"))
+        meter.start()
+        run = drive(service.url, service.submitter, args.clients, args.seconds)
+        spent = meter.stop()
+        report(run, args.clients)
+        report_cpu({**spent, "load generator": run.client_cpu}, run.statuses.get(201, 0))
+        service.check(set(run.ids))
 
 
 if __name__ == "__main__":

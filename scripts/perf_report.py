@@ -67,6 +67,20 @@ TARGETS = (
     Target("audit: NDJSON export peak memory", "audit.export_ndjson_peak_mib", "<", 200, "MiB"),
     Target("audit: verify", "audit.verify_rows_per_s", ">=", 100_000, "rows/s"),
 )  # fmt: skip
+# What a unit of work costs in CPU, whatever else shares the machine, and the rate the
+# machine's cores allow at that cost: a target above its ceiling needs more cores.
+COSTS = (
+    ("HTTP: service CPU per logged decision", "http.cpu_ms.service", "ms"),
+    ("HTTP: PostgreSQL CPU per logged decision", "http.cpu_ms.database", "ms"),
+    ("HTTP: load generator CPU per logged decision", "http.cpu_ms.load_generator", "ms"),
+    ("HTTP: logged decisions/s all the cores allow at that cost", "http.cpu_ceiling_per_s", "/s"),
+    ("audit: verify CPU per entry (PostgreSQL and the command)", "audit.verify_cpu_us_per_entry", "us"),
+    (
+        "audit: verify rows/s all the cores allow at that cost",
+        "audit.verify_cpu_ceiling_rows_per_s",
+        "rows/s",
+    ),
+)
 
 
 def run_benchmarks(args: argparse.Namespace, figures_file: Path) -> list[str]:
@@ -119,6 +133,15 @@ def table(figures: dict[str, float]) -> list[str]:
     return rows
 
 
+def costs(figures: dict[str, float]) -> list[str]:
+    """Markdown rows: what one unit of work costs, and the ceiling that puts on a rate."""
+    rows = ["| cost | measured |", "|---|---|"]
+    for what, figure, unit in COSTS:
+        measured = figures.get(figure)
+        rows.append(f"| {what} | {'not measured' if measured is None else f'{_number(measured)} {unit}'} |")
+    return rows
+
+
 def _number(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 or value == int(value) else f"{value:,.1f}"
 
@@ -163,8 +186,8 @@ def main() -> None:
         figures_file = Path(folder) / "figures.jsonl"
         commands = run_benchmarks(args, figures_file)
         figures = read_figures(figures_file)
-    rows = table(figures)
-    print("\n" + "\n".join(rows))
+    rows, spent = table(figures), costs(figures)
+    print("\n" + "\n".join([*rows, "", *spent]))
     report = [
         "# Performance",
         "",
@@ -174,6 +197,12 @@ def main() -> None:
         f"- duration: {(time.monotonic() - started) / 60:.1f} min" + (" (quick runs)" if args.quick else ""),
         "",
         *rows,
+        "",
+        "Where the CPU goes: what one unit of work costs, summed over the processes that do it",
+        "(read from /proc), and the rate all of this machine's cores would allow at that cost.",
+        "A target above its ceiling needs more cores, not a quieter machine.",
+        "",
+        *spent,
         "",
         "Commands (from the repository root, `.venv/bin/python`):",
         "",

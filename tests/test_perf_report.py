@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scripts.figures import record
-from scripts.perf_report import read_figures, table
+from scripts.perf_report import costs, read_figures, table
 
 
 def test_figures_recorded_by_a_benchmark_are_judged_against_their_targets(tmp_path, monkeypatch):
@@ -29,3 +29,15 @@ def test_without_a_figures_file_recording_writes_nothing(tmp_path, monkeypatch):
     record("http.p99_ms", 1.0)
     assert list(tmp_path.iterdir()) == []
     assert read_figures(tmp_path / "absent.jsonl") == {}
+
+
+def test_costs_show_what_a_unit_of_work_takes_and_what_was_not_measured(tmp_path, monkeypatch):
+    monkeypatch.setenv("PERF_FIGURES", str(tmp_path / "figures.jsonl"))
+    record("http.cpu_ms.service", 4.52)
+    record("http.cpu_ceiling_per_s", 287.4)
+
+    rows = {row.split(" | ")[0].lstrip("| "): row for row in costs(read_figures(tmp_path / "figures.jsonl"))}
+
+    assert rows["HTTP: service CPU per logged decision"].endswith("| 4.5 ms |")
+    assert rows["HTTP: logged decisions/s all the cores allow at that cost"].endswith("| 287 /s |")
+    assert rows["audit: verify CPU per entry (PostgreSQL and the command)"].endswith("| not measured |")
