@@ -12,6 +12,7 @@ head to keep and checks one.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -57,9 +58,14 @@ _LINE_FIELDS = (
 _POLICY_FIELDS = ("line", "policy_id", "policy_version")
 
 
-def _unnest(prefix: str, fields: tuple[str, ...]) -> str:
-    arrays = ", ".join(f"CAST(:{prefix}_{f} AS {_LINE_TYPES.get(f, 'text')}[])" for f in fields)
-    return f"unnest({arrays}) AS given({', '.join(fields)})"
+def _rows_of(name: str, fields: tuple[str, ...]) -> str:
+    """The index rows passed as one JSON array (one parameter, not an array per column)."""
+    columns = ", ".join(f"{f} {_LINE_TYPES.get(f, 'text')}" for f in fields)
+    return f"json_to_recordset(CAST(:{name} AS json)) AS given({columns})"
+
+
+def _rows_json(rows: list[dict[str, Any]]) -> str:
+    return json.dumps(rows, default=dt.datetime.isoformat)
 
 
 _VALUES = ", ".join(
@@ -77,10 +83,10 @@ WITH head AS (
     RETURNING seq
 ), lines AS (
     INSERT INTO decision_lines (seq, {", ".join(_LINE_FIELDS)})
-    SELECT entry.seq, given.* FROM entry, {_unnest("line", _LINE_FIELDS)}
+    SELECT entry.seq, given.* FROM entry, {_rows_of("lines", _LINE_FIELDS)}
 ), line_policies AS (
     INSERT INTO decision_line_policies (seq, {", ".join(_POLICY_FIELDS)})
-    SELECT entry.seq, given.* FROM entry, {_unnest("policy", _POLICY_FIELDS)}
+    SELECT entry.seq, given.* FROM entry, {_rows_of("line_policies", _POLICY_FIELDS)}
 )
 SELECT seq, prev_hash, entry_hash FROM head
 """)
@@ -217,9 +223,7 @@ class DecisionLog:
     @staticmethod
     def _chain_postgres(connection: Connection, entry: LogEntry, values: dict[str, Any]) -> None:
         lines, policies = index_rows(0, entry.result) if entry.kind == "decision" else ([], [])
-        params = dict(values)
-        params.update({f"line_{f}": [line[f] for line in lines] for f in _LINE_FIELDS})
-        params.update({f"policy_{f}": [p[f] for p in policies] for f in _POLICY_FIELDS})
+        params = {**values, "lines": _rows_json(lines), "line_policies": _rows_json(policies)}
         head = connection.execute(_APPEND, params).first()
         if head is None:
             raise RuntimeError("the decision log has no chain_head row: run `policy-engine db upgrade`")

@@ -58,3 +58,26 @@ def test_fhir_and_pages_refuse_it_in_their_own_shapes(app, client, token, backen
     signed = browser.post("/sign-in", data={"token": "pe_\x00", "csrf_token": csrf_of(page.text)})
     assert signed.status_code == 422 and "<html" in signed.text
     assert row_count(backend, "decision_log") == 0
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: text.encode("utf-16-le"),  # escapes with NUL bytes between their characters
+        lambda text: text.encode("utf-32"),
+        lambda text: text.replace("\\ud800", "\ud800").encode("utf-8", "surrogatepass"),  # a raw surrogate
+        lambda text: text.replace("M1", "Mé").encode("utf-8"),  # not ASCII
+    ],
+    ids=["utf-16", "utf-32", "raw-surrogate", "utf-8"],
+)
+def test_bodies_in_any_encoding_json_reads_are_looked_into(client, token, backend, encode) -> None:  # type: ignore[no-untyped-def]
+    body = cpap_request("nul-2")
+    body["member"]["id"] = "M1\ud800"
+    answer = client.post(
+        "/api/v1/authorizations",
+        data=encode(json.dumps(body)),
+        headers={**token("submitter"), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 422, answer.text
+    assert "member.id" in answer.json["errors"]
+    assert row_count(backend, "decision_log") == 0
