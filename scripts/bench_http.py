@@ -2,7 +2,7 @@
 
 Usage:
   .venv/bin/python scripts/bench_http.py [--seconds 20] [--clients 8] [--workers 3]
-      [--database postgresql://postgres@127.0.0.1:5432/test]
+      [--open-loop 0.5] [--database postgresql://postgres@127.0.0.1:5432/test]
   .venv/bin/python scripts/bench_http.py --url http://host:8000 --token TOKEN
 
 Without --url it creates a database of its own on the given PostgreSQL server, loads the
@@ -10,6 +10,9 @@ bundled policies, starts ``policy-engine serve`` (gunicorn) on it, drives it, ch
 every acknowledged decision is in the log and the chain verifies, then stops the service
 and drops the database. The requests are the bundled policies' tests.yaml cases, made
 valid API requests (member, request_id), so every policy and outcome is exercised.
+The clients first send as fast as the service answers (its throughput, and latency at
+saturation, which is mostly queueing); then, with ``--open-loop``, they offer that share
+of the measured rate at a steady pace, which gives the latency below saturation.
 The load generator runs on the same machine as the service and competes for its cores.
 """
 
@@ -52,11 +55,14 @@ def realistic_requests() -> list[dict]:
     return found
 
 
-def client_loop(url: str, token: str, requests: list[dict], seconds: float, queue) -> None:  # type: ignore[no-untyped-def]
+def client_loop(url: str, token: str, requests: list[dict], seconds: float, queue, pace=None) -> None:  # type: ignore[no-untyped-def]
     """One client on one kept-alive connection, as a portal's HTTP client pool would use it.
 
     Bodies are encoded before the clock starts, so the generator spends as little as it can
-    of the CPU the service needs.
+    of the CPU the service needs. Without ``pace`` each request is sent when the last is
+    answered; with ``pace = (interval, offset)`` the k-th is due at ``offset + k * interval``
+    seconds and its latency counts from then, so a late answer also delays the ones due
+    behind it (no coordinated omission).
     """
     target = urllib.parse.urlsplit(url)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -64,13 +70,18 @@ def client_loop(url: str, token: str, requests: list[dict], seconds: float, queu
     cpu_at_start = time.process_time()
     bodies = [json.dumps(r).split('"request_id": "x"') for r in requests]
     connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-    deadline = time.perf_counter() + seconds
-    n = os.getpid()
+    began = time.perf_counter()
+    deadline = began + seconds
+    n, sent = os.getpid(), 0
     while time.perf_counter() < deadline:
         head, tail = bodies[n % len(bodies)]
         payload = f'{head}"request_id": "{uuid.uuid4().hex}"{tail}'
         n += 1
         start = time.perf_counter()
+        if pace:
+            start = began + pace[1] + sent * pace[0]
+            time.sleep(max(0.0, start - time.perf_counter()))
+            sent += 1
         try:
             connection.request("POST", "/api/v1/authorizations", payload, headers)
             response = connection.getresponse()
@@ -96,12 +107,24 @@ class Run(NamedTuple):
     client_cpu: float  # seconds of CPU the load generator spent
 
 
-def drive(url: str, token: str, clients: int, seconds: float) -> Run:
+def drive(url: str, token: str, clients: int, seconds: float, rate: float | None = None) -> Run:
+    """``clients`` clients for ``seconds``: as fast as answered, or together offering ``rate``/s."""
     requests = realistic_requests()
     queue: multiprocessing.Queue = multiprocessing.Queue()
+    interval = clients / rate if rate else None
     processes = [
-        multiprocessing.Process(target=client_loop, args=(url, token, requests, seconds, queue))
-        for _ in range(clients)
+        multiprocessing.Process(
+            target=client_loop,
+            args=(
+                url,
+                token,
+                requests,
+                seconds,
+                queue,
+                (interval, i * interval / clients) if interval else None,
+            ),
+        )
+        for i in range(clients)
     ]
     started = time.perf_counter()
     for process in processes:
@@ -119,15 +142,15 @@ def drive(url: str, token: str, clients: int, seconds: float) -> Run:
     return Run(latencies, statuses, ids, elapsed, sum(r[3] for r in results))
 
 
-def report(run: Run, clients: int) -> None:
+def report(run: Run, clients: int, figures: str = "http") -> None:
     created = run.statuses.get(201, 0)
     print(f"clients {clients}, {run.elapsed:.1f} s, responses {dict(sorted(run.statuses.items(), key=str))}")
     print(f"logged decisions/s {created / run.elapsed:8.0f}")
     p50, p99 = statistics.median(run.latencies), run.latencies[int(len(run.latencies) * 0.99)]
     print(f"latency p50 {p50 * 1e3:6.1f} ms   p99 {p99 * 1e3:6.1f} ms")
-    record("http.decisions_per_s", created / run.elapsed)
-    record("http.p50_ms", p50 * 1e3)
-    record("http.p99_ms", p99 * 1e3)
+    record(f"{figures}.decisions_per_s", created / run.elapsed)
+    record(f"{figures}.p50_ms", p50 * 1e3)
+    record(f"{figures}.p99_ms", p99 * 1e3)
 
 
 def report_cpu(spent: dict[str, float], decisions: int) -> None:
@@ -144,6 +167,15 @@ def report_cpu(spent: dict[str, float], decisions: int) -> None:
     record("http.cpu_ceiling_per_s", os.cpu_count() * 1e3 / total)
 
 
+def open_loop(args: argparse.Namespace, url: str, token: str, saturated: Run) -> Run:
+    """Offer a share of the rate ``saturated`` reached, at a steady pace, and report latency."""
+    rate = args.open_loop * saturated.statuses.get(201, 0) / saturated.elapsed
+    print(f"open loop: {rate:.0f} decisions/s offered ({args.open_loop:.0%} of the rate above)")
+    paced = drive(url, token, args.clients, args.seconds, rate)
+    report(paced, args.clients, "http.open_loop")
+    return paced
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -152,11 +184,20 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers of the service started here")
     parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument(
+        "--open-loop",
+        type=float,
+        default=0.5,
+        help="then offer this share of the measured rate at a steady pace, for latency below saturation",
+    )
     parser.add_argument("--url")
     parser.add_argument("--token")
     args = parser.parse_args()
     if args.url:
-        report(drive(args.url, args.token, args.clients, args.seconds), args.clients)
+        run = drive(args.url, args.token, args.clients, args.seconds)
+        report(run, args.clients)
+        if args.open_loop:
+            open_loop(args, args.url, args.token, run)
         return
     with Service(args.database, args.workers) as service:
         print(f"service: gunicorn, {args.workers} workers, {service.where}; {os.cpu_count()} cores")
@@ -167,7 +208,8 @@ def main() -> None:
         spent = meter.stop()
         report(run, args.clients)
         report_cpu({**spent, "load generator": run.client_cpu}, run.statuses.get(201, 0))
-        service.check(set(run.ids))
+        paced = open_loop(args, service.url, service.submitter, run) if args.open_loop else None
+        service.check(set(run.ids) | set(paced.ids if paced else ()))
 
 
 if __name__ == "__main__":

@@ -54,6 +54,8 @@ TARGETS = (
     Target("engine: memory growth over the soak run", "engine.soak_rss_growth_mib", "<=", 1, "MiB"),
     Target("HTTP: logged decisions/s, PostgreSQL", "http.decisions_per_s", ">=", 1_000, "/s"),
     Target("HTTP: p99 latency", "http.p99_ms", "<", 25, "ms"),
+    Target("HTTP: p99 latency at half that rate, offered at a steady pace", "http.open_loop.p99_ms",
+           "<", 25, "ms"),
     Target("reload: failed requests during the approvals", "reload.failed_requests", "==", 0, ""),
     Target("reload: decisions citing a version not in effect", "reload.wrong_version", "==", 0, ""),
     Target("reload: worker memory growth over the approvals", "reload.worker_rss_growth_mib", "<=", 5, "MiB"),
