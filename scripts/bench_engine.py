@@ -31,7 +31,7 @@ from policy_engine.engine.reference import ReferenceEvaluator  # noqa: E402
 from policy_engine.loader import load_policies  # noqa: E402
 from policy_engine.testing import find_test_files, load_cases  # noqa: E402
 from policy_engine.values import to_json  # noqa: E402
-from scripts.figures import record  # noqa: E402
+from scripts.figures import percentile, record  # noqa: E402
 
 
 def rss_mib() -> float:
@@ -96,7 +96,7 @@ def timed(run, requests: list[dict], seconds: float) -> tuple[float, float, floa
         i += 1
     latencies.sort()
     rate = len(latencies) / sum(latencies)
-    return rate, statistics.median(latencies) * 1e6, latencies[int(len(latencies) * 0.99)] * 1e6
+    return rate, statistics.median(latencies) * 1e6, percentile(latencies, 0.99) * 1e6
 
 
 def main() -> None:

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from policy_engine.api.schemas import AuthorizationRequestSchema  # noqa: E402
 from policy_engine.testing import find_test_files, load_cases  # noqa: E402
 from policy_engine.values import to_json  # noqa: E402
-from scripts.figures import record  # noqa: E402
+from scripts.figures import percentile, record  # noqa: E402
 from scripts.process_cpu import CpuMeter, children, named  # noqa: E402
 from scripts.throwaway_service import Service  # noqa: E402
 
@@ -146,7 +146,7 @@ def report(run: Run, clients: int, figures: str = "http") -> None:
     created = run.statuses.get(201, 0)
     print(f"clients {clients}, {run.elapsed:.1f} s, responses {dict(sorted(run.statuses.items(), key=str))}")
     print(f"logged decisions/s {created / run.elapsed:8.0f}")
-    p50, p99 = statistics.median(run.latencies), run.latencies[int(len(run.latencies) * 0.99)]
+    p50, p99 = statistics.median(run.latencies), percentile(run.latencies, 0.99)
     print(f"latency p50 {p50 * 1e3:6.1f} ms   p99 {p99 * 1e3:6.1f} ms")
     record(f"{figures}.decisions_per_s", created / run.elapsed)
     record(f"{figures}.p50_ms", p50 * 1e3)

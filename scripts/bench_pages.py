@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from policy_engine.app import create_app  # noqa: E402
 from policy_engine.storage.tokens import Actor  # noqa: E402
-from scripts.figures import record  # noqa: E402
+from scripts.figures import percentile, record  # noqa: E402
 
 PENDED = {
     "urgency": "standard",
@@ -82,7 +82,7 @@ def main() -> None:
         times.append((time.perf_counter() - start) * 1000)
         assert answer.status_code == 200
     times.sort()
-    p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+    p99 = percentile(times, 0.99)
     print(f"queue page, {rows} rows of {args.cases} pended cases, {args.repeat} renders:")
     print(f"  p50 {statistics.median(times):.1f} ms   p99 {p99:.1f} ms   (target: under 200 ms)")
     record("pages.queue_p50_ms", statistics.median(times))

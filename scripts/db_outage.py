@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from scripts.bench_http import realistic_requests  # noqa: E402
 from scripts.crash_safety import payload, post  # noqa: E402
+from scripts.figures import percentile  # noqa: E402
 from scripts.killable_service import KillableService, fresh_database  # noqa: E402
 from scripts.log_checks import answered_fields, check_log  # noqa: E402
 from scripts.private_postgres import PrivateCluster  # noqa: E402
@@ -98,10 +99,6 @@ def quiet_restart(cluster: PrivateCluster, service: KillableService, token: str,
         statuses[status] += 1
     connection.close()
     return statuses
-
-
-def percentile(values: list[float], share: float) -> float:
-    return sorted(values)[min(len(values) - 1, int(len(values) * share))] if values else float("nan")
 
 
 def report(records: list[dict], health: list, down: float, up: float, quiet: Counter) -> list[str]:

@@ -8,7 +8,9 @@ report never parses printed text.
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections.abc import Sequence
 
 
 def record(name: str, value: float) -> None:
@@ -17,3 +19,12 @@ def record(name: str, value: float) -> None:
     if path:
         with open(path, "a", encoding="utf-8") as figures:
             figures.write(json.dumps({"name": name, "value": value}) + "\n")
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The nearest-rank percentile (``share`` 0.99 for p99): the smallest value that at least
+    that share of the values do not exceed. Of 100 values, p99 is the second largest."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]

@@ -95,7 +95,7 @@ def run_benchmarks(args: argparse.Namespace, figures_file: Path) -> list[str]:
         ["bench_pages.py"],
     ]
     if args.audit_database:
-        runs.append(["bench_audit.py", "--repeat", "10" if short else "40"])
+        runs.append(["bench_audit.py", "--repeat", "10" if short else "100"])
     commands = []
     for script, *options in runs:
         env = {**os.environ, "PERF_FIGURES": str(figures_file)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scripts.figures import record
+from scripts.figures import percentile, record
 from scripts.perf_report import costs, read_figures, table
 
 
@@ -41,3 +41,12 @@ def test_costs_show_what_a_unit_of_work_takes_and_what_was_not_measured(tmp_path
     assert rows["HTTP: service CPU per logged decision"].endswith("| 4.5 ms |")
     assert rows["HTTP: logged decisions/s all the cores allow at that cost"].endswith("| 287 /s |")
     assert rows["audit: verify CPU per entry (PostgreSQL and the command)"].endswith("| not measured |")
+
+
+def test_percentiles_are_nearest_rank():
+    hundred = [float(n) for n in range(1, 101)]
+    assert percentile(hundred, 0.99) == 99.0  # one value in a hundred may be above it
+    assert percentile(hundred, 0.5) == 50.0
+    assert percentile([3.0, 1.0, 2.0], 0.99) == 3.0
+    assert percentile([7.0], 0.5) == 7.0
+    assert str(percentile([], 0.99)) == "nan"
