@@ -96,3 +96,29 @@ def test_a_configured_database_is_not_seeded_with_the_bundled_policies(fresh, tm
     assert backend.prepare() == ["database schema upgraded"]
     assert backend.policies.count() == 0
     backend.database.dispose()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["audit", "verify"],
+        ["audit", "export", "-o", "{out}"],
+        ["tokens", "create", "--role", "auditor", "--name", "a"],
+    ],
+)
+def test_a_command_on_a_database_without_its_schema_says_to_upgrade_it(fresh, tmp_path, command):
+    command = [part.format(out=tmp_path / "export.csv") for part in command]
+    refused = CliRunner().invoke(main, command)
+    assert refused.exit_code == 1 and refused.exception is not None
+    assert "the database schema is not current: run `policy-engine db upgrade`" in refused.output
+    assert run("db", "upgrade").exit_code == 0
+    assert CliRunner().invoke(main, command).exit_code == 0
+
+
+def test_commands_use_the_same_embedded_database_as_the_service(tmp_path, monkeypatch):
+    from flask import Flask
+
+    from policy_engine.app import create_app
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert Flask("policy_engine.app").instance_path == create_app().instance_path
