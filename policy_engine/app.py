@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask
@@ -65,6 +64,5 @@ def create_app(config: dict[str, Any] | None = None, instance_path: str | None =
     app.before_request(require_accepted_body)
     app.before_request(limit_streamed_body)
     app.before_request(refuse_unstorable_text)
-    logging.getLogger("policy_engine").setLevel(logging.INFO)
     logs.install()
     return app

@@ -40,7 +40,9 @@ class WithoutQueryStrings(logging.Filter):
 
 
 def install() -> None:
-    """Filter the development server's access log (gunicorn's is not enabled by ``serve``)."""
+    """The service's own messages at INFO; the development server's access log filtered
+    (gunicorn's is not enabled by ``serve``)."""
+    logging.getLogger("policy_engine").setLevel(logging.INFO)
     werkzeug = logging.getLogger("werkzeug")
     if not any(isinstance(f, WithoutQueryStrings) for f in werkzeug.filters):
         werkzeug.addFilter(WithoutQueryStrings())

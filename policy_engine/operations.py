@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -31,12 +30,13 @@ def _services() -> Any:
     """The backend built from the same settings and instance folder as ``create_app``'s,
     without the web application: a command needs none of its pages, API or FHIR models,
     which take about a second to load."""
+    from . import logs
     from .config import DEFAULTS, database_url, from_environment
     from .services.backend import Backend
 
     settings = {**DEFAULTS, **from_environment()}
     folder = Flask("policy_engine.app").instance_path
-    logging.getLogger("policy_engine").setLevel(logging.INFO)
+    logs.install()
     return Backend(settings, database_url(settings, folder))
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -28,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from policy_engine.app import create_app  # noqa: E402
 from scripts.figures import percentile, record  # noqa: E402
-from scripts.process_cpu import CpuMeter, named  # noqa: E402
+from scripts.process_cpu import CpuMeter, finished_children_seconds, named, report_cost  # noqa: E402
 
 CLI = str(ROOT / ".venv" / "bin" / "policy-engine")
 # A child that runs a command and prints its peak resident memory (KiB) last.
@@ -83,17 +82,13 @@ def bench_search(repeat: int) -> None:
         following = _percentiles(later) if later else "-"
         print(f"  {_percentiles(first)}  next {following:>30}  rows {found:3}  {filters}")
         if filters:
-            slowest = max(slowest, _p99(first))
+            slowest = max(slowest, percentile(first, 0.99))
     record("audit.search_filtered_p99_ms", slowest * 1e3)
     backend.database.dispose()
 
 
-def _p99(times: list[float]) -> float:
-    return percentile(times, 0.99)
-
-
 def _percentiles(times: list[float]) -> str:
-    return f"p50 {statistics.median(times) * 1e3:6.1f} ms  p99 {_p99(times) * 1e3:6.1f} ms"
+    return f"p50 {statistics.median(times) * 1e3:6.1f} ms  p99 {percentile(times, 0.99) * 1e3:6.1f} ms"
 
 
 def measured(*args: str) -> tuple[float, float, str]:
@@ -135,28 +130,18 @@ def bench_export(fmt: str, *filters: str) -> None:
 def bench_verify() -> None:
     meter = CpuMeter(database=lambda: named("postgres"))
     meter.start()
-    command_cpu = _children_cpu()
+    command_cpu = finished_children_seconds()
     elapsed, rss, output = measured("audit", "verify", "--no-progress")
-    spent = {**meter.stop(), "command": _children_cpu() - command_cpu}
+    spent = {**meter.stop(), "command": finished_children_seconds() - command_cpu}
     entries = int(output.split()[1])
     rate = entries / elapsed
     print(f"verify: {output[:40]}...")
     print(f"  {entries} entries in {elapsed:.1f} s = {rate:,.0f} rows/s, peak RSS {rss:.1f} MiB")
-    per = {part: seconds / max(entries, 1) * 1e6 for part, seconds in spent.items()}
-    total = sum(per.values())
-    parts = ", ".join(f"{part} {us:.1f} us" for part, us in per.items())
-    print(f"  CPU per entry: {parts}; total {total:.1f} us")
-    print(f"  at that cost, {os.cpu_count()} cores allow at most {os.cpu_count() * 1e6 / total:,.0f} rows/s")
+    per, ceiling = report_cost(spent, entries, "verified entry", 1e6, "us")
     record("audit.verify_rows_per_s", rate)
     record("audit.verify_peak_mib", rss)
-    record("audit.verify_cpu_us_per_entry", total)
-    record("audit.verify_cpu_ceiling_rows_per_s", os.cpu_count() * 1e6 / total)
-
-
-def _children_cpu() -> float:
-    """CPU seconds of this process's finished children (the measured commands)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    record("audit.verify_cpu_us_per_entry", sum(per.values()))
+    record("audit.verify_cpu_ceiling_rows_per_s", ceiling)
 
 
 def main() -> None:

@@ -38,7 +38,7 @@ from policy_engine.api.schemas import AuthorizationRequestSchema  # noqa: E402
 from policy_engine.testing import find_test_files, load_cases  # noqa: E402
 from policy_engine.values import to_json  # noqa: E402
 from scripts.figures import percentile, record  # noqa: E402
-from scripts.process_cpu import CpuMeter, children, named  # noqa: E402
+from scripts.process_cpu import CpuMeter, children, named, report_cost  # noqa: E402
 from scripts.throwaway_service import Service  # noqa: E402
 
 
@@ -77,11 +77,12 @@ def client_loop(url: str, token: str, requests: list[dict], seconds: float, queu
         head, tail = bodies[n % len(bodies)]
         payload = f'{head}"request_id": "{uuid.uuid4().hex}"{tail}'
         n += 1
-        start = time.perf_counter()
         if pace:
             start = began + pace[1] + sent * pace[0]
             time.sleep(max(0.0, start - time.perf_counter()))
             sent += 1
+        else:
+            start = time.perf_counter()
         try:
             connection.request("POST", "/api/v1/authorizations", payload, headers)
             response = connection.getresponse()
@@ -155,16 +156,10 @@ def report(run: Run, clients: int, figures: str = "http") -> None:
 
 def report_cpu(spent: dict[str, float], decisions: int) -> None:
     """CPU per logged decision by part, and the rate the machine's cores allow at that cost."""
-    per = {part: seconds / max(decisions, 1) * 1e3 for part, seconds in spent.items()}
-    total = sum(per.values())
-    parts = ", ".join(f"{part} {ms:.2f} ms" for part, ms in per.items())
-    print(f"CPU per logged decision: {parts}; total {total:.2f} ms")
-    print(
-        f"at that cost, {os.cpu_count()} cores allow at most {os.cpu_count() * 1e3 / total:,.0f} decisions/s"
-    )
+    per, ceiling = report_cost(spent, decisions, "logged decision", 1e3, "ms")
     for part, ms in per.items():
         record(f"http.cpu_ms.{part.replace(' ', '_')}", ms)
-    record("http.cpu_ceiling_per_s", os.cpu_count() * 1e3 / total)
+    record("http.cpu_ceiling_per_s", ceiling)
 
 
 def open_loop(args: argparse.Namespace, url: str, token: str, saturated: Run) -> Run:

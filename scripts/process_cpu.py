@@ -8,6 +8,7 @@ a given rate needs.
 from __future__ import annotations
 
 import os
+import resource
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -72,3 +73,23 @@ class CpuMeter:
             known = self.before.get(name, {})
             spent[name] = sum(cpu_seconds([pid]) - known.get(pid, 0.0) for pid in pids())
         return spent
+
+
+def finished_children_seconds() -> float:
+    """CPU of this process's children that have ended and been waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def report_cost(
+    spent: dict[str, float], units: int, unit: str, scale: float, label: str
+) -> tuple[dict, float]:
+    """Print the CPU per ``unit`` of work by part (seconds times ``scale``, shown in ``label``)
+    and the units per second all cores allow at that cost; return the parts and that rate."""
+    per = {part: seconds / max(units, 1) * scale for part, seconds in spent.items()}
+    total = sum(per.values())
+    ceiling = (os.cpu_count() or 1) * scale / total
+    parts = ", ".join(f"{part} {value:.2f} {label}" for part, value in per.items())
+    print(f"CPU per {unit}: {parts}; total {total:.2f} {label}")
+    print(f"at that cost, {os.cpu_count()} cores allow at most {ceiling:,.0f} per second")
+    return per, ceiling

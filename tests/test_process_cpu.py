@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 
-from scripts.process_cpu import CpuMeter, children, cpu_seconds
+from scripts.process_cpu import CpuMeter, children, cpu_seconds, finished_children_seconds, report_cost
 
 WORK = "sum(i * i for i in range(4_000_000))"
 
@@ -15,11 +14,10 @@ WORK = "sum(i * i for i in range(4_000_000))"
 def test_a_child_that_ended_is_counted_through_its_parent():
     meter = CpuMeter(me=lambda: [os.getpid()])
     meter.start()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = finished_children_seconds()
     subprocess.run([sys.executable, "-c", WORK], check=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    child = finished_children_seconds() - before
     spent = meter.stop()["me"]
-    child = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     assert child > 0.05
     assert spent >= child - 0.02  # /proc counts in clock ticks
 
@@ -32,3 +30,10 @@ def test_live_children_are_found_and_gone_processes_count_nothing():
         child.kill()
         child.wait()
     assert cpu_seconds([child.pid]) == 0.0
+
+
+def test_the_cost_per_unit_and_the_rate_the_cores_allow(capsys):
+    per, ceiling = report_cost({"service": 2.0, "database": 1.0}, 1000, "decision", 1e3, "ms")
+    assert per == {"service": 2.0, "database": 1.0}
+    assert ceiling == os.cpu_count() * 1e3 / 3.0
+    assert "CPU per decision: service 2.00 ms, database 1.00 ms; total 3.00 ms" in capsys.readouterr().out
